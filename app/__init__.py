@@ -1,0 +1,58 @@
+"""Claude Code Gateway: Claude Code behind an HTTP API.
+
+`create_app()` only wires: settings, logging, errors, auth, blueprints.
+"""
+
+import os
+from typing import Any, Mapping
+
+from dotenv import load_dotenv
+from flask import Flask, g, request
+from loguru import logger
+
+from app import auth, errors, logs, mcp, requestlog
+from app.gateway import Gateway
+from app.settings import SettingsError, load_settings
+
+PUBLIC_ENDPOINTS = {"health.show", "static"}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (and `.env`), or from `test_config` alone."""
+    if test_config is None:
+        load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+        environ = os.environ
+    else:
+        environ = test_config
+    settings = load_settings(environ)
+    try:
+        mcp_servers = mcp.load_servers(settings.mcp_config_path)
+    except ValueError as exc:
+        raise SettingsError(f"MCP_CONFIG_PATH is invalid: {exc}") from None
+    logs.configure(settings.log_level, settings.log_format)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["gateway"] = Gateway.build(settings, mcp_servers)
+    errors.register(app)
+    requestlog.register(app)
+    _require_keys(app, settings.keys)
+    _register_blueprints(app)
+    if not settings.keys:
+        logger.warning("No API_KEY or API_KEYS set: anyone who can reach {}:{} can run "
+                       "Claude Code; serving on loopback only.", settings.host, settings.port)
+    return app
+
+
+def _require_keys(app: Flask, keys: tuple[str, ...]) -> None:
+    @app.before_request
+    def check_key() -> None:
+        if request.endpoint not in PUBLIC_ENDPOINTS:
+            g.api_key = auth.check(request.headers, keys)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.routes import claude, health
+    for module in (claude, health):
+        app.register_blueprint(module.bp)

@@ -1,0 +1,86 @@
+"""What one run asks of the CLI, checked, and the argv that asks it.
+
+Every value put on argv is validated here first and passed in `--flag=value`
+form, so nothing a client sends can be read as a flag. Prompts never go on argv.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.errors import BadRequest
+
+BASE_ARGS = ("-p", "--verbose", "--output-format=stream-json", "--input-format=stream-json",
+             "--include-partial-messages")
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+_TOOL_RULE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}(\([^\x00-\x1f()]{0,512}\))?")
+_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\[\]-]{0,127}")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A validated request for one CLI run; paths are resolved by the caller."""
+    cwd: Path
+    resume: str | None = None
+    system_prompt: str | None = None
+    replace_system_prompt: bool = False
+    allowed_tools: tuple[str, ...] = ()
+    disallowed_tools: tuple[str, ...] = ()
+    mcp_config: Path | None = None
+    permission_mode: str | None = None
+    skip_permissions: bool = False
+    model: str | None = None
+    effort: str | None = None
+    max_turns: int | None = None
+
+
+def check_tool_rules(rules, param: str) -> tuple[str, ...]:
+    """Return the rules if each is a tool name with an optional `(pattern)`."""
+    if not isinstance(rules, (list, tuple)):
+        raise BadRequest(f"{param} must be a list of tool rules.", param=param)
+    for rule in rules:
+        if not isinstance(rule, str) or not _TOOL_RULE.fullmatch(rule):
+            raise BadRequest(f"Invalid tool rule {rule!r} in {param}: expected a tool name "
+                             "such as Bash, or a rule such as Bash(git *).", param=param)
+    return tuple(rules)
+
+
+def check_session_id(value: str, param: str = "session-id") -> str:
+    """Return the id in canonical form if it is a UUID, as the CLI's ids are."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise BadRequest(f"Invalid session id {value!r}: expected a UUID.", param=param) from None
+
+
+def check_model(value: str, param: str = "model") -> str:
+    """Return a model name that is safe to pass to `--model`."""
+    if not isinstance(value, str) or not _MODEL.fullmatch(value):
+        raise BadRequest(f"Invalid model name {value!r}.", param=param)
+    return value
+
+
+def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list[str]:
+    """Translate a run spec into the CLI's argv; `prompt_file` holds the system prompt."""
+    argv = [executable, *BASE_ARGS]
+    if spec.resume:
+        argv.append(f"--resume={spec.resume}")
+    if prompt_file is not None:
+        flag = "--system-prompt-file" if spec.replace_system_prompt else "--append-system-prompt-file"
+        argv.append(f"{flag}={prompt_file}")
+    if spec.allowed_tools:
+        argv.append("--allowedTools=" + ",".join(spec.allowed_tools))
+    if spec.disallowed_tools:
+        argv.append("--disallowedTools=" + ",".join(spec.disallowed_tools))
+    if spec.mcp_config is not None:
+        argv += [f"--mcp-config={spec.mcp_config}", "--strict-mcp-config"]
+    if spec.skip_permissions:
+        argv.append("--dangerously-skip-permissions")
+    elif spec.permission_mode:
+        argv.append(f"--permission-mode={spec.permission_mode}")
+    for flag, value in (("--model", spec.model), ("--effort", spec.effort),
+                        ("--max-turns", spec.max_turns)):
+        if value is not None:
+            argv.append(f"{flag}={value}")
+    return argv

@@ -1,0 +1,92 @@
+"""Error classes that carry their HTTP status, and the one JSON renderer.
+
+Every error leaves the server as `{"error": {"message", "type", "param", "code"}}`,
+the OpenAI shape, on every endpoint; tracebacks and HTML pages never do.
+"""
+
+from flask import Flask, jsonify
+from loguru import logger
+from werkzeug.exceptions import HTTPException
+
+
+class ApiError(Exception):
+    """An error a client can act on; subclasses fix the status and type."""
+    status = 400
+    type = "invalid_request_error"
+    code: str | None = None
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+    def body(self) -> dict:
+        """Render the error in the one shape clients parse."""
+        return {"error": {"message": self.message, "type": self.type,
+                          "param": self.param, "code": self.code}}
+
+
+class BadRequest(ApiError):
+    status, code = 400, "invalid_request"
+
+
+class Unauthorized(ApiError):
+    status, type, code = 401, "authentication_error", "invalid_api_key"
+
+
+class Forbidden(ApiError):
+    status, type, code = 403, "permission_error", "forbidden"
+
+
+class NotFound(ApiError):
+    status, type, code = 404, "not_found_error", "not_found"
+
+
+class Conflict(ApiError):
+    status, type, code = 409, "conflict_error", "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+
+
+class ServiceUnavailable(ApiError):
+    status, type, code = 503, "service_unavailable", "cli_unavailable"
+
+
+class InternalError(ApiError):
+    status, type, code = 500, "server_error", "internal_error"
+
+
+def _from_http(exc: HTTPException) -> ApiError:
+    """Translate Werkzeug's errors (404 route, 405, 413, ...) into our shape."""
+    error = ApiError(exc.description or exc.name, code=exc.name.lower().replace(" ", "_"))
+    error.status = exc.code or 500
+    if error.status == 413:
+        error.message = "Request body is too large."
+    return error
+
+
+def register(app: Flask) -> None:
+    """Render every error, expected or not, as JSON with its status."""
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return jsonify(exc.body()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        error = _from_http(exc)
+        return jsonify(error.body()), error.status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        logger.opt(exception=exc).error("unhandled error")
+        error = InternalError("The server failed to handle this request.")
+        return jsonify(error.body()), error.status

@@ -1,0 +1,72 @@
+"""Health checks: the CLI answers, the workspace base is writable, MCP config is sound."""
+
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from app import mcp
+from app.claude.locate import find_cli
+
+CLI_CACHE_SECONDS = 30.0
+CLI_TIMEOUT_SECONDS = 10.0
+_cache: dict[str, tuple[float, dict]] = {}
+_cache_lock = threading.Lock()
+
+
+def check_cli(configured: str) -> dict:
+    """Run `claude --version`, remembering the answer for a short while."""
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _cache.get(configured)
+        if cached and now - cached[0] < CLI_CACHE_SECONDS:
+            return cached[1]
+    result = _cli_version(find_cli(configured))
+    with _cache_lock:
+        _cache[configured] = (now, result)
+    return result
+
+
+def _cli_version(executable: str | None) -> dict:
+    if executable is None:
+        return {"status": "fail", "detail": "claude executable not found (set CLAUDE_PATH)"}
+    try:
+        done = subprocess.run([executable, "--version"], capture_output=True, text=True,
+                              timeout=CLI_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"status": "fail", "detail": f"{executable} --version failed: {exc}"}
+    if done.returncode != 0:
+        return {"status": "fail", "detail": f"{executable} --version exited with "
+                                            f"{done.returncode}: {done.stderr.strip()[-300:]}"}
+    return {"status": "pass", "path": executable, "version": done.stdout.strip()}
+
+
+def check_workspace_base(base: Path) -> dict:
+    """Create and remove a file under the base, as every run will need to."""
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=base, prefix=".health-"):
+            pass
+    except OSError as exc:
+        return {"status": "fail", "detail": f"{base} is not writable: {exc}"}
+    return {"status": "pass", "path": str(base)}
+
+
+def check_mcp_config(path: Path | None) -> dict:
+    """Absent is fine; present must parse and name servers."""
+    if path is None:
+        return {"status": "pass", "detail": "no MCP config (MCP_CONFIG_PATH unset)"}
+    try:
+        servers = mcp.load_servers(path)
+    except ValueError as exc:
+        return {"status": "warn", "detail": str(exc)}
+    return {"status": "pass", "path": str(path), "servers": sorted(servers)}
+
+
+def overall(checks: dict) -> str:
+    """unhealthy if any check failed, degraded if any warned, else healthy."""
+    states = {check["status"] for check in checks.values()}
+    if "fail" in states:
+        return "unhealthy"
+    return "degraded" if "warn" in states else "healthy"

@@ -1,0 +1,91 @@
+"""Client options checked against operator policy, producing a runnable spec.
+
+What the operator has not allowed is refused with a 4xx naming the option,
+never silently dropped.
+"""
+
+from dataclasses import dataclass, field
+
+from app import mcp, workspaces
+from app.claude.command import RunSpec, check_model, check_session_id, check_tool_rules
+from app.errors import BadRequest, Conflict, Forbidden
+from app.gateway import Gateway
+from app.settings import PERMISSION_MODES
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What a client asked for, in either endpoint's vocabulary, before checks."""
+    workspace: str | None = None
+    session_id: str | None = None
+    system_prompt: str | None = None
+    allowed_tools: tuple[str, ...] = ()
+    disallowed_tools: tuple[str, ...] = ()
+    mcp_allowed_tools: tuple[str, ...] = ()
+    skip_permissions: bool = False
+    permission_mode: str | None = None
+    model: str | None = None
+    effort: str | None = None
+    max_turns: int | None = None
+    names: dict = field(default_factory=dict)  # option -> the client's spelling, for errors
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked turn: the spec to run and the workspace name it runs in."""
+    spec: RunSpec
+    workspace: str
+
+
+def plan_turn(gateway: Gateway, options: TurnOptions) -> Plan:
+    """Apply operator policy to client options; raise a 4xx for what is not allowed."""
+    settings = gateway.settings
+    name = lambda key: options.names.get(key, key)  # noqa: E731
+    _check_permissions(settings, options, name)
+    mcp_tools = mcp.check_tools(list(options.mcp_allowed_tools), gateway.mcp_servers,
+                                name("mcp-allowed-tools"))
+    session_id = (check_session_id(options.session_id, name("session-id"))
+                  if options.session_id else None)
+    workspace = _workspace_for(gateway, session_id, options.workspace, name)
+    return Plan(RunSpec(
+        cwd=workspaces.resolve(settings.workspace_base, workspace, name("workspace")),
+        resume=session_id,
+        system_prompt=options.system_prompt or None,
+        replace_system_prompt=settings.system_prompt_mode == "replace",
+        allowed_tools=check_tool_rules(list(options.allowed_tools), name("allowed-tools"))
+        + tuple(mcp_tools),
+        disallowed_tools=check_tool_rules(list(options.disallowed_tools),
+                                          name("disallowed-tools")),
+        mcp_config=settings.mcp_config_path if mcp_tools else None,
+        permission_mode=options.permission_mode or settings.permission_mode,
+        skip_permissions=options.skip_permissions,
+        model=check_model(options.model, name("model")) if options.model
+        else settings.default_model or None,
+        effort=options.effort,
+        max_turns=options.max_turns,
+    ), workspace)
+
+
+def _check_permissions(settings, options: TurnOptions, name) -> None:
+    bypass = options.skip_permissions or options.permission_mode == "bypassPermissions"
+    if bypass and not settings.allow_skip_permissions:
+        param = (name("dangerously-skip-permissions") if options.skip_permissions
+                 else name("permission-mode"))
+        raise Forbidden("Skipping permission checks is disabled on this server (the operator "
+                        "has not set ALLOW_DANGEROUS_SKIP_PERMISSIONS=true).", param=param)
+    if options.permission_mode and options.permission_mode not in PERMISSION_MODES:
+        raise BadRequest(f"Unknown permission mode {options.permission_mode!r}: use one of "
+                         f"{', '.join(PERMISSION_MODES)}.", param=name("permission-mode"))
+
+
+def _workspace_for(gateway: Gateway, session_id, requested: str | None, name) -> str:
+    """A resumed session runs where it started; refuse to move it elsewhere."""
+    requested = requested or ""
+    if session_id is None:
+        return requested
+    home = gateway.sessions.workspace_of(session_id)
+    if home is None or not requested or home == requested:
+        return requested if home is None else home
+    raise Conflict(f"Session {session_id} belongs to workspace {home or 'shared (none)'!r} "
+                   f"and cannot be resumed in {requested!r}: Claude Code keeps sessions per "
+                   "working directory.", param=name("workspace"), code="workspace_mismatch")

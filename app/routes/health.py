@@ -1,0 +1,21 @@
+"""`GET /health`: no auth; 200 when healthy or degraded, 503 when unhealthy."""
+
+from flask import Blueprint, jsonify
+
+from app import health
+from app.gateway import current
+
+bp = Blueprint("health", __name__, url_prefix="/health")
+
+
+@bp.get("")
+def show():
+    """Report each check and the overall state."""
+    settings = current().settings
+    checks = {
+        "cli": health.check_cli(settings.claude_path),
+        "workspace_base": health.check_workspace_base(settings.workspace_base),
+        "mcp_config": health.check_mcp_config(settings.mcp_config_path),
+    }
+    status = health.overall(checks)
+    return jsonify({"status": status, "checks": checks}), 503 if status == "unhealthy" else 200

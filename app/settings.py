@@ -1,0 +1,190 @@
+"""Every setting in one table: its environment name, default, parser and check.
+
+Nothing here reads the environment at import time; `load_settings` is called by
+`create_app` (and by gunicorn.conf.py) with the mapping to read from.
+"""
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
+TOOL_DISPLAYS = ("hidden", "narrated", "reasoning")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot run with."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise ValueError("must be a port number from 1 to 65535")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        for option in allowed:
+            if text.strip().lower() == option.lower():
+                return option
+        raise ValueError(f"must be one of {', '.join(allowed)}")
+    return parse
+
+
+def _keys(text: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in text.split(",") if key.strip())
+
+
+def _directory(text: str) -> Path:
+    return Path(text).expanduser().resolve()
+
+
+def _existing_file(text: str) -> Path | None:
+    if not text.strip():
+        return None
+    path = Path(text).expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"names {path}, which is not a file")
+    return path
+
+
+def _aliases(text: str) -> dict[str, str]:
+    if not text.strip():
+        return {}
+    value = json.loads(text)
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError('must be a JSON object of names to models, e.g. {"fast": "haiku"}')
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: where it goes and how it is read."""
+    env: str
+    attr: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+SETTINGS = (
+    Setting("PORT", "port", "3000", _port, "TCP port to listen on"),
+    Setting("HOST", "host", "127.0.0.1", str, "address to listen on"),
+    Setting("STATE_DIR", "state_dir", ".state", _directory, "where the session database lives"),
+    Setting("API_KEY", "api_key", "", _keys, "one key clients must send"),
+    Setting("API_KEYS", "api_keys", "", _keys, "several keys, comma-separated"),
+    Setting("WORKSPACE_BASE_PATH", "workspace_base", "workspaces", _directory,
+            "folder under which workspaces are created"),
+    Setting("MCP_CONFIG_PATH", "mcp_config_path", "", _existing_file,
+            "the operator's MCP servers file"),
+    Setting("CLAUDE_PATH", "claude_path", "", str, "the claude executable"),
+    Setting("CLAUDE_TOTAL_TIMEOUT_MS", "total_timeout_ms", "3600000", _positive_int,
+            "longest a run may take"),
+    Setting("CLAUDE_INACTIVITY_TIMEOUT_MS", "inactivity_timeout_ms", "300000", _positive_int,
+            "longest the CLI may stay silent"),
+    Setting("PROCESS_KILL_TIMEOUT_MS", "kill_timeout_ms", "5000", _positive_int,
+            "grace between SIGTERM and SIGKILL"),
+    Setting("KEEPALIVE_INTERVAL_MS", "keepalive_ms", "15000", _positive_int,
+            "how often a silent stream gets a keep-alive comment"),
+    Setting("SESSION_WAIT_MS", "session_wait_ms", "10000", _positive_int,
+            "how long a request waits for its session to be free before 409"),
+    Setting("MAX_BODY_BYTES", "max_body_bytes", "26214400", _positive_int,
+            "largest request body accepted"),
+    Setting("LOG_LEVEL", "log_level", "INFO", _choice(*LOG_LEVELS), "loguru level"),
+    Setting("LOG_FORMAT", "log_format", "text", _choice("text", "json"), "log line format"),
+    Setting("CLAUDE_MODEL", "default_model", "", str, "model used when a request names none"),
+    Setting("CLAUDE_PERMISSION_MODE", "permission_mode", "default",
+            _choice(*PERMISSION_MODES), "the CLI's --permission-mode"),
+    Setting("ALLOW_DANGEROUS_SKIP_PERMISSIONS", "allow_skip_permissions", "false", _bool,
+            "whether clients may ask for --dangerously-skip-permissions"),
+    Setting("SYSTEM_PROMPT_MODE", "system_prompt_mode", "append", _choice("append", "replace"),
+            "whether client system prompts extend or replace Claude Code's own"),
+    Setting("TOOL_DISPLAY", "tool_display", "hidden", _choice(*TOOL_DISPLAYS),
+            "how /v1 answers show tool use and thinking"),
+    Setting("OPTIONS_ECHO", "options_echo", "true", _bool,
+            "whether /v1 replies start with the effective-options header"),
+    Setting("MODEL_ALIASES", "model_aliases", "", _aliases,
+            "extra /v1 model names mapped to CLI models (JSON object)"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration the app runs with."""
+    port: int
+    host: str
+    state_dir: Path
+    api_key: tuple[str, ...]
+    api_keys: tuple[str, ...]
+    workspace_base: Path
+    mcp_config_path: Path | None
+    claude_path: str
+    total_timeout_ms: int
+    inactivity_timeout_ms: int
+    kill_timeout_ms: int
+    keepalive_ms: int
+    session_wait_ms: int
+    max_body_bytes: int
+    log_level: str
+    log_format: str
+    default_model: str
+    permission_mode: str
+    allow_skip_permissions: bool
+    system_prompt_mode: str
+    tool_display: str
+    options_echo: bool
+    model_aliases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every accepted client key, from API_KEY and API_KEYS together."""
+        return self.api_key + self.api_keys
+
+
+def load_settings(environ: Mapping[str, Any]) -> Settings:
+    """Read and check every setting, naming the first bad one in the error."""
+    values = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        text = setting.default if raw is None else str(raw)
+        try:
+            values[setting.attr] = setting.parse(text)
+        except ValueError as exc:
+            raise SettingsError(f"{setting.env}={text!r} is invalid: {exc}") from None
+    settings = Settings(**values)
+    if not settings.keys and not is_loopback(settings.host):
+        raise SettingsError(
+            f"HOST={settings.host!r} is not a loopback address: set API_KEY or API_KEYS "
+            "before serving on a network")
+    return settings
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether an address only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

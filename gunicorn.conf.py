@@ -1,0 +1,92 @@
+"""gunicorn settings for `gunicorn 'app:create_app()'`; every value says why it is so.
+
+Reads the same settings as the app (environment, then `.env`), refuses to start
+on a bad one, and refuses a non-loopback bind when no API key is set.
+"""
+
+import os
+import signal
+import sys
+import threading
+
+from dotenv import load_dotenv
+
+from app.settings import SettingsError, is_loopback, load_settings
+
+load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+try:
+    _settings = load_settings(os.environ)
+except SettingsError as exc:
+    sys.exit(f"claude-code-gateway: refusing to start: {exc}")
+
+# Where to listen: HOST and PORT, as the Node server used (Heroku sets PORT).
+bind = f"{_settings.host}:{_settings.port}"
+
+# Threads, not processes, carry concurrent streams: each open stream holds one
+# thread while its `claude` child does the heavy work in its own process.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+# gevent workers: how many greenlets (streams) one worker serves at once.
+worker_connections = 1000
+
+# A worker is only "silent" if its main loop stalls; streams may last an hour.
+timeout = 120
+# On restart, in-flight turns get this long to finish before their CLI is stopped.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+
+# Never preload: under gevent the app must be imported after the worker patches.
+preload_app = False
+# One stderr log stream; the app's own request lines come from loguru.
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level.lower() if _settings.log_level != "SUCCESS" else "info"
+if loglevel == "trace":
+    loglevel = "debug"
+
+
+def on_starting(server):
+    """Refuse to serve a network address with no API key configured."""
+    if _settings.keys:
+        return
+    for address in server.cfg.address:
+        host = address[0] if isinstance(address, tuple) else None
+        if host is not None and not is_loopback(host):
+            sys.exit(f"claude-code-gateway: refusing to bind {host} without API_KEY or "
+                     "API_KEYS: set a key or bind to 127.0.0.1.")
+
+
+def post_worker_init(worker):
+    """On SIGTERM, stop this worker's CLI children before the arbiter's SIGKILL."""
+    previous = signal.getsignal(signal.SIGTERM)
+    grace = max(0.0, worker.cfg.graceful_timeout - _settings.kill_timeout_ms / 1000 - 1)
+
+    def on_term(signum, frame):
+        timer = threading.Timer(grace, _stop_children)
+        timer.daemon = True
+        timer.start()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def worker_int(worker):
+    """Ctrl-C or SIGQUIT: stop the CLI children at once."""
+    _stop_children()
+
+
+def worker_abort(worker):
+    """The arbiter timed the worker out: stop its children before it dies."""
+    _stop_children()
+
+
+def worker_exit(server, worker):
+    """Whatever ended the worker, leave no `claude` process behind."""
+    _stop_children()
+
+
+def _stop_children():
+    from app.claude.process import stop_all
+    stop_all()
