@@ -1,0 +1,72 @@
+"""Fixtures: an app wired to the fake CLI, a test client, and live gunicorn servers."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from tests.support.server import GatewayServer
+
+TESTS = Path(__file__).resolve().parent
+FAKE_CLAUDE = TESTS / "support" / "fake_claude"
+
+
+@pytest.fixture
+def config(tmp_path) -> dict:
+    """Settings for one test: private state and workspaces, the fake CLI, short timers."""
+    return {
+        "STATE_DIR": str(tmp_path / "state"),
+        "WORKSPACE_BASE_PATH": str(tmp_path / "ws"),
+        "CLAUDE_PATH": str(FAKE_CLAUDE),
+        "KEEPALIVE_INTERVAL_MS": "5000",
+        "PROCESS_KILL_TIMEOUT_MS": "2000",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+def make_app(config):
+    """Build an app from the test config plus overrides."""
+    return lambda **overrides: create_app({**config, **overrides})
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server(tmp_path, config):
+    """Start gunicorn (gthread) on a free port with the test config; stop it afterwards."""
+    servers = []
+
+    def start(**overrides) -> GatewayServer:
+        server = GatewayServer({**config, **overrides}, workdir=tmp_path)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def sse_events(body: str) -> list:
+    """Parse an SSE body into its `data:` payloads (JSON where it is JSON)."""
+    events = []
+    for block in body.split("\n\n"):
+        data = "\n".join(line[6:] for line in block.split("\n") if line.startswith("data: "))
+        if data:
+            events.append(data if data == "[DONE]" else json.loads(data))
+    return events
+
+
+def result_json(events: list) -> dict:
+    """The JSON the fake CLI's `fake:argv` scenario put in its result."""
+    return json.loads(events[-1]["result"])

@@ -1,0 +1,151 @@
+"""Fault injection with the fake CLI: the stream survives, says what failed, ends cleanly."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import sse_events
+
+
+def stream(client, prompt: str) -> list:
+    response = client.post("/api/claude", json={"prompt": prompt})
+    assert response.status_code == 200
+    return sse_events(response.get_data(as_text=True))
+
+
+def process_gone(pid: int) -> bool:
+    """True once the process has ended (a zombie awaiting its reaper counts as ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def test_garbage_lines_are_skipped(client):
+    events = stream(client, "fake:garbage")
+    assert all(isinstance(e, dict) for e in events)
+    assert events[-1]["type"] == "result"
+    assert events[-1]["result"] == "garbage survived ok fine really done"
+
+
+def test_a_10_mb_line_is_one_event(client):
+    events = stream(client, "fake:bigline 10000000")
+    assistant = [e for e in events if e["type"] == "assistant"]
+    assert len(assistant) == 1
+    assert assistant[0]["message"]["content"][0]["text"] == "x" * 10_000_000
+    assert events[-1]["result"] == "bigline done"
+
+
+def test_crash_mid_stream_ends_with_an_error_result_quoting_stderr(client):
+    events = stream(client, "fake:crash")
+    assert any(e["type"] == "stream_event" for e in events)
+    result = events[-1]
+    assert result["type"] == "result" and result["is_error"] is True
+    assert result["subtype"] == "process_error"
+    assert "code 3" in result["result"] and "fatal: simulated crash" in result["result"]
+
+
+def test_exit_without_result_gets_one(client):
+    result = stream(client, "fake:noresult")[-1]
+    assert result["type"] == "result" and result["subtype"] == "process_error"
+    assert "code 0" in result["result"]
+
+
+def test_cli_error_result_is_passed_through(client):
+    response = client.post("/api/claude", json={"prompt": "fake:error-result", "stream": False})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["is_error"] is True and body["api_error_status"] == 400
+    assert "prompt is too long" in body["result"]
+
+
+def test_inactivity_timeout_stops_the_process_group(make_app):
+    client = make_app(CLAUDE_INACTIVITY_TIMEOUT_MS="300").test_client()
+    events = stream(client, "fake:child")
+    result = events[-1]
+    assert result["subtype"] == "timeout" and result["is_error"] is True
+    assert "inactivity timeout" in result["result"]
+    assert process_gone(events[0]["fake_pid"]) and process_gone(events[0]["child_pid"])
+
+
+def test_total_timeout_fires_even_while_the_cli_talks(make_app):
+    client = make_app(CLAUDE_TOTAL_TIMEOUT_MS="500").test_client()
+    events = stream(client, "fake:slow 30")
+    assert events[-1]["subtype"] == "timeout" and "total timeout" in events[-1]["result"]
+    assert process_gone(events[0]["fake_pid"])
+
+
+def test_sigterm_ignored_escalates_to_sigkill(make_app):
+    client = make_app(CLAUDE_INACTIVITY_TIMEOUT_MS="200", PROCESS_KILL_TIMEOUT_MS="300")\
+        .test_client()
+    events = stream(client, "fake:ignore-term")
+    assert events[-1]["subtype"] == "timeout"
+    assert process_gone(events[0]["fake_pid"])
+
+
+def test_stderr_flood_does_not_deadlock(client):
+    events = stream(client, "fake:stderr-flood 20")
+    assert events[-1]["result"] == "flood done"
+
+
+def test_crash_after_stderr_flood_quotes_only_the_tail(client):
+    events = stream(client, "fake:crash")
+    assert len(events[-1]["result"]) < 3000
+
+
+def test_keepalive_comments_while_the_cli_is_silent(make_app):
+    client = make_app(KEEPALIVE_INTERVAL_MS="100").test_client()
+    body = client.post("/api/claude", json={"prompt": "fake:sleep-then-echo 1"})\
+        .get_data(as_text=True)
+    assert body.count(": keep-alive\n\n") >= 3
+    assert sse_events(body)[-1]["result"] == "echo: fake:sleep-then-echo 1"
+
+
+def test_missing_cli_is_503_and_unhealthy(make_app, tmp_path):
+    client = make_app(CLAUDE_PATH=str(tmp_path / "no-such-claude")).test_client()
+    response = client.post("/api/claude", json={"prompt": "hi"})
+    assert response.status_code == 503
+    assert "not found" in response.get_json()["error"]["message"]
+    health = client.get("/health")
+    assert health.status_code == 503
+    assert health.get_json()["status"] == "unhealthy"
+    assert health.get_json()["checks"]["cli"]["status"] == "fail"
+
+
+def test_client_disconnect_stops_the_process(live_server):
+    server = live_server(KEEPALIVE_INTERVAL_MS="100")
+    response = requests.post(server.url + "/api/claude", json={"prompt": "fake:child"},
+                             stream=True, timeout=10)
+    lines = response.iter_lines()
+    first = next(line for line in lines if line.startswith(b"data: "))
+    init = json.loads(first[6:])
+    response.close()
+    assert wait_until(lambda: process_gone(init["fake_pid"]) and process_gone(init["child_pid"]),
+                      seconds=5)
+
+
+def wait_until(condition, seconds: float) -> bool:
+    """Poll an observable condition until it holds or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.parametrize("worker_class", ["gthread", "gevent"])
+def test_worker_shutdown_stops_running_processes(live_server, worker_class, monkeypatch):
+    monkeypatch.setenv("GUNICORN_WORKER_CLASS", worker_class)
+    monkeypatch.setenv("GUNICORN_GRACEFUL_TIMEOUT", "3")
+    server = live_server(KEEPALIVE_INTERVAL_MS="100")
+    response = requests.post(server.url + "/api/claude", json={"prompt": "fake:hang"},
+                             stream=True, timeout=10)
+    first = next(line for line in response.iter_lines() if line.startswith(b"data: "))
+    pid = json.loads(first[6:])["fake_pid"]
+    server.stop()
+    assert wait_until(lambda: process_gone(pid), seconds=10)
