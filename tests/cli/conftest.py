@@ -1,0 +1,56 @@
+"""The real pinned Claude Code CLI behind a real gunicorn, talking to the stand-in API."""
+
+import pytest
+
+from tests.support.anthropic_standin import AnthropicStandIn
+from tests.support.server import ROOT, GatewayServer
+
+REAL_CLAUDE = ROOT / "node_modules" / ".bin" / "claude"
+
+
+@pytest.fixture(scope="session")
+def standin():
+    with AnthropicStandIn() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh_script(standin):
+    """Every test starts with an empty script and no recorded requests."""
+    standin.reset()
+
+
+def cli_environment(standin: AnthropicStandIn, home) -> dict:
+    """What the CLI needs to run offline against the stand-in, isolated in `home`."""
+    return {
+        "ANTHROPIC_BASE_URL": standin.url,
+        "ANTHROPIC_API_KEY": "test-key-for-standin",
+        "CLAUDE_CONFIG_DIR": str(home / "claude-config"),
+        "HOME": str(home),
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "0",
+        "IS_SANDBOX": "1",  # tests run as root; lets the CLI accept skip-permissions
+    }
+
+
+@pytest.fixture(scope="module")
+def cli_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli-home")
+
+
+@pytest.fixture(scope="module")
+def gateway(standin, cli_home):
+    """A gunicorn gateway (two gthread workers) running the real CLI."""
+    settings = {
+        "STATE_DIR": str(cli_home / "state"),
+        "WORKSPACE_BASE_PATH": str(cli_home / "ws"),
+        "CLAUDE_PATH": str(REAL_CLAUDE),
+        "API_KEY": "gateway-test-key",
+        "ALLOW_DANGEROUS_SKIP_PERMISSIONS": "true",
+        "KEEPALIVE_INTERVAL_MS": "1000",
+        "LOG_LEVEL": "INFO",
+    }
+    server = GatewayServer(settings, workdir=cli_home, env=cli_environment(standin, cli_home))
+    server.start()
+    yield server
+    server.stop()

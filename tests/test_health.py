@@ -1,0 +1,32 @@
+"""GET /health: healthy, degraded or unhealthy, with each check's detail."""
+
+import json
+
+
+def test_healthy(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "healthy"
+    assert body["checks"]["cli"]["version"] == "9.9.9 (Claude Code)"
+    assert body["checks"]["workspace_base"]["status"] == "pass"
+
+
+def test_mcp_config_broken_after_start_is_degraded(make_app, tmp_path):
+    config_file = tmp_path / "mcp.json"
+    config_file.write_text(json.dumps({"mcpServers": {"fs": {"command": "true"}}}))
+    client = make_app(MCP_CONFIG_PATH=str(config_file)).test_client()
+    assert client.get("/health").get_json()["checks"]["mcp_config"]["servers"] == ["fs"]
+    config_file.write_text("{oops")
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "degraded"
+
+
+def test_unwritable_workspace_base_is_unhealthy(make_app, tmp_path):
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("")
+    client = make_app(WORKSPACE_BASE_PATH=str(blocker / "ws")).test_client()
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["workspace_base"]["status"] == "fail"
