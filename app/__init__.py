@@ -53,6 +53,6 @@ def _require_keys(app: Flask, keys: tuple[str, ...]) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.routes import claude, health
-    for module in (claude, health):
+    from app.routes import chat, claude, health, models
+    for module in (claude, chat, models, health):
         app.register_blueprint(module.bp)

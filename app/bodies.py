@@ -8,6 +8,11 @@ from app.errors import BadRequest, UnsupportedMediaType
 
 def load_json(request: Request, schema: Schema) -> dict:
     """Parse and validate the body; 415 if not JSON, 400 naming the first bad field."""
+    return validate(read_json(request), schema)
+
+
+def read_json(request: Request) -> dict:
+    """The body as a JSON object; 415 if it is not sent as JSON, 400 if it is not one."""
     if not request.is_json:
         raise UnsupportedMediaType("Send the request body as JSON with "
                                    "'Content-Type: application/json'.")
@@ -16,6 +21,11 @@ def load_json(request: Request, schema: Schema) -> dict:
         raise BadRequest("The request body is not valid JSON.")
     if not isinstance(payload, dict):
         raise BadRequest("The request body must be a JSON object.")
+    return payload
+
+
+def validate(payload: dict, schema: Schema) -> dict:
+    """Load a payload through a schema; 400 naming the first bad field."""
     try:
         return schema.load(payload)
     except ValidationError as exc:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from app.claude.process import Limits
+from app.conversations import ConversationStore
 from app.sessions import SessionStore, StateDB
 from app.settings import Settings
 
@@ -15,12 +16,13 @@ class Gateway:
     settings: Settings
     db: StateDB
     sessions: SessionStore
+    conversations: ConversationStore
     mcp_servers: frozenset[str]
 
     @classmethod
     def build(cls, settings: Settings, mcp_servers: frozenset[str]) -> "Gateway":
         db = StateDB(settings.state_dir)
-        return cls(settings, db, SessionStore(db), mcp_servers)
+        return cls(settings, db, SessionStore(db), ConversationStore(db), mcp_servers)
 
     @property
     def limits(self) -> Limits:

@@ -58,7 +58,7 @@ class ClaudeRun:
             for item in self.process.lines():
                 event = None if item is KEEPALIVE else parse_line(item)
                 if event is not None:
-                    self._pending.append(event)
+                    self._pending.append(self._track(event))
                     break
         return self._pending[0] if self._pending else None
 

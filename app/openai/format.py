@@ -1,0 +1,87 @@
+"""OpenAI response shapes: completion, stream chunks, usage, and errors from results."""
+
+import time
+import uuid
+
+from app.errors import ApiError
+
+SYSTEM_FINGERPRINT = "fp_claude_code_gateway"
+
+
+def usage(result: dict | None) -> dict:
+    """OpenAI usage from a CLI result; cached prompt tokens count as prompt tokens."""
+    raw = (result or {}).get("usage") or {}
+    cached = raw.get("cache_read_input_tokens") or 0
+    prompt = (raw.get("input_tokens") or 0) + cached + (raw.get("cache_creation_input_tokens") or 0)
+    completion = raw.get("output_tokens") or 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": cached}}
+
+
+def finish_reason(result: dict | None) -> str:
+    """`length` when Claude Code's turn limit ended the run, else `stop`."""
+    return "length" if (result or {}).get("subtype") == "error_max_turns" else "stop"
+
+
+def result_error(result: dict | None) -> ApiError | None:
+    """The error a failed run amounts to, or None when it answered."""
+    if result is None:
+        return _error(502, "Claude Code ended without a result.", "process_error")
+    if not result.get("is_error") or result.get("subtype") == "error_max_turns":
+        return None
+    message = result.get("result") or "; ".join(result.get("errors") or []) or "Claude Code failed."
+    subtype = result.get("subtype") or "error"
+    if subtype == "timeout":
+        return _error(504, message, "timeout")
+    status = result.get("api_error_status")
+    if isinstance(status, int) and 400 <= status < 500 and status not in (401, 403):
+        return _error(status, message, "upstream_error")
+    return _error(502, message, subtype if subtype != "success" else "upstream_error")
+
+
+def _error(status: int, message: str, code: str) -> ApiError:
+    error = ApiError(message, code=code)
+    error.status = status
+    error.type = "invalid_request_error" if status < 500 else "api_error"
+    return error
+
+
+class ChunkMaker:
+    """Chunks of one streamed completion: same id, created, model and fingerprint."""
+
+    def __init__(self, model: str, include_usage: bool):
+        self.id = "chatcmpl-" + uuid.uuid4().hex
+        self.created = int(time.time())
+        self.model = model
+        self.include_usage = include_usage
+
+    def chunk(self, delta: dict, finish: str | None = None) -> dict:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return self._envelope([choice], None)
+
+    def usage_chunk(self, result: dict | None) -> dict:
+        return self._envelope([], usage(result))
+
+    def _envelope(self, choices: list, usage_value: dict | None) -> dict:
+        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                "model": self.model, "system_fingerprint": SYSTEM_FINGERPRINT,
+                "choices": choices}
+        if self.include_usage:
+            body["usage"] = usage_value
+        return body
+
+
+def completion(model: str, content: str, reasoning: str, result: dict | None,
+               session_id: str | None) -> dict:
+    """A whole `chat.completion` answer."""
+    message = {"role": "assistant", "content": content, "refusal": None}
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    return {
+        "id": "chatcmpl-" + uuid.uuid4().hex, "object": "chat.completion",
+        "created": int(time.time()), "model": model, "system_fingerprint": SYSTEM_FINGERPRINT,
+        "choices": [{"index": 0, "message": message, "logprobs": None,
+                     "finish_reason": finish_reason(result)}],
+        "usage": usage(result), "session_id": session_id,
+    }

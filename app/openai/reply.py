@@ -1,0 +1,89 @@
+"""One /v1 answer from a started turn: streamed chunks or a whole completion.
+
+Either way the reply starts with the echo header (unless the operator turned it
+off), and when it is complete the conversation's fingerprint is saved so the next
+turn finds this session even without the header.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Iterator
+
+from app import options as opts
+from app import sse
+from app.claude.run import KEEPALIVE
+from app.conversations import ConversationStore, fingerprint
+from app.openai import format as fmt
+from app.openai.request import ChatRequest, Message
+from app.openai.translate import Delta, Translator
+from app.turns import Turn
+
+
+@dataclass
+class ChatReply:
+    """Everything one answer needs, in plain values."""
+    turn: Turn
+    chat: ChatRequest
+    options: dict
+    display: str
+    echo: bool
+    store: ConversationStore
+
+    def header(self) -> str:
+        """The echo of the effective options and the session id, plus a blank line."""
+        if not self.echo:
+            return ""
+        return opts.render_header({**self.options, "session-id": self.turn.session_id}) + "\n\n"
+
+    def stream(self) -> Iterator[str]:
+        """SSE chunks as the OpenAI SDK expects them, ending in [DONE]."""
+        maker = fmt.ChunkMaker(self.chat.model, self.chat.include_usage)
+        content = [self.header()]
+        yield sse.message(json.dumps(maker.chunk({"role": "assistant", "content": content[0],
+                                                  "refusal": None})))
+        translator = Translator(self.display)
+        for item in self._deltas(translator):
+            if item is KEEPALIVE:
+                yield sse.KEEPALIVE_COMMENT
+                continue
+            content.append(item.content)
+            yield sse.message(json.dumps(maker.chunk(_delta(item)), ensure_ascii=False))
+        error = fmt.result_error(translator.result)
+        if error is not None:
+            yield sse.message(json.dumps(error.body()))
+        else:
+            yield sse.message(json.dumps(maker.chunk({}, fmt.finish_reason(translator.result))))
+            if self.chat.include_usage:
+                yield sse.message(json.dumps(maker.usage_chunk(translator.result)))
+            self._remember("".join(content))
+        yield sse.DONE
+
+    def complete(self) -> dict:
+        """The whole answer as one `chat.completion`; raises the run's error if it failed."""
+        translator = Translator(self.display)
+        pieces = [item for item in self._deltas(translator) if item is not KEEPALIVE]
+        error = fmt.result_error(translator.result)
+        if error is not None:
+            raise error
+        content = self.header() + "".join(piece.content for piece in pieces)
+        self._remember(content)
+        return fmt.completion(self.chat.model, content,
+                              "".join(piece.reasoning for piece in pieces),
+                              translator.result, self.turn.session_id)
+
+    def _deltas(self, translator: Translator) -> Iterator[Delta | object]:
+        for event in self.turn.events():
+            if event is KEEPALIVE:
+                yield event
+            else:
+                yield from (d for d in translator.feed(event) if d.content or d.reasoning)
+
+    def _remember(self, content: str) -> None:
+        """Map this conversation, reply included, to its session for the next turn."""
+        if self.turn.session_id:
+            history = [*self.chat.messages, Message("assistant", content)]
+            self.store.save(fingerprint(history), self.turn.session_id, self.options)
+
+
+def _delta(item: Delta) -> dict:
+    return {"content": item.content} if item.content else {"reasoning_content": item.reasoning}
