@@ -6,6 +6,7 @@ when the CLI timed out, crashed or printed none, quoting its stderr tail.
 
 import json
 import os
+import signal
 import tempfile
 from collections import deque
 from pathlib import Path
@@ -92,8 +93,7 @@ class ClaudeRun:
             message = f"Claude Code hit the {process.timed_out} timeout ({limit:g} s) and was stopped."
             subtype = "timeout"
         else:
-            message = (f"Claude Code exited with code {process.returncode} "
-                       "without a result.")
+            message = f"Claude Code {_exit_text(process.returncode)} without a result."
             subtype = "process_error"
         if process.stderr_tail:
             message += f" stderr: {process.stderr_tail[-2000:]}"
@@ -108,6 +108,16 @@ class ClaudeRun:
         if self._prompt_file is not None:
             self._prompt_file.unlink(missing_ok=True)
             self._prompt_file = None
+
+
+def _exit_text(returncode: int | None) -> str:
+    """How the process ended, in words: an exit code or the signal that killed it."""
+    if returncode is not None and returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
 
 
 def _write_temp(text: str) -> Path:
