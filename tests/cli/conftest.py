@@ -1,5 +1,7 @@
 """The real pinned Claude Code CLI behind a real gunicorn, talking to the stand-in API."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.anthropic_standin import AnthropicStandIn
@@ -38,19 +40,28 @@ def cli_home(tmp_path_factory):
     return tmp_path_factory.mktemp("cli-home")
 
 
-@pytest.fixture(scope="module")
-def gateway(standin, cli_home):
-    """A gunicorn gateway (two gthread workers) running the real CLI."""
+@pytest.fixture(scope="module", params=["gthread", "gevent"])
+def gateway(request, standin, cli_home):
+    """A gunicorn gateway (two workers of each kind) running the real CLI."""
+    home = cli_home / request.param
     settings = {
-        "STATE_DIR": str(cli_home / "state"),
-        "WORKSPACE_BASE_PATH": str(cli_home / "ws"),
+        "STATE_DIR": str(home / "state"),
+        "WORKSPACE_BASE_PATH": str(home / "ws"),
         "CLAUDE_PATH": str(REAL_CLAUDE),
         "API_KEY": "gateway-test-key",
         "ALLOW_DANGEROUS_SKIP_PERMISSIONS": "true",
         "KEEPALIVE_INTERVAL_MS": "1000",
         "LOG_LEVEL": "INFO",
     }
-    server = GatewayServer(settings, workdir=cli_home, env=cli_environment(standin, cli_home))
+    home.mkdir()
+    env = {**cli_environment(standin, home), "GUNICORN_WORKER_CLASS": request.param}
+    server = GatewayServer(settings, workdir=home, env=env)
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def ws(gateway):
+    """The workspace base of the running gateway."""
+    return Path(gateway.env["WORKSPACE_BASE_PATH"])

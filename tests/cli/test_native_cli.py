@@ -30,8 +30,8 @@ def test_text_reply_streams_token_deltas_and_ends_in_result(gateway, standin):
     assert standin.last_user_text() == "Say hello"
 
 
-def test_write_tool_creates_the_file_in_the_named_workspace(gateway, standin, cli_home):
-    target = cli_home / "ws" / "workspace" / "demo" / "hello.py"
+def test_write_tool_creates_the_file_in_the_named_workspace(gateway, standin, ws):
+    target = ws / "workspace" / "demo" / "hello.py"
     standin.script([Text("Writing it."), ToolUse("Write", {"file_path": str(target),
                                                            "content": "print('hi')\n"})],
                    Text("Created hello.py"))
@@ -44,8 +44,8 @@ def test_write_tool_creates_the_file_in_the_named_workspace(gateway, standin, cl
     assert "File created successfully" in standin.last_user_text()
 
 
-def test_tool_not_allowed_is_denied_and_reported(gateway, standin, cli_home):
-    target = cli_home / "ws" / "workspace" / "locked" / "nope.txt"
+def test_tool_not_allowed_is_denied_and_reported(gateway, standin, ws):
+    target = ws / "workspace" / "locked" / "nope.txt"
     standin.script(ToolUse("Write", {"file_path": str(target), "content": "x"}), Text("Denied."))
     events = ask(gateway, prompt="Write a file", workspace="locked")
     assert not target.exists()
@@ -106,8 +106,8 @@ def test_non_streaming_returns_the_result_object(gateway, standin):
     assert body["usage"]["input_tokens"] == 10 and "total_cost_usd" in body
 
 
-def test_bash_runs_with_skip_permissions_when_allowed(gateway, standin, cli_home):
-    workdir = cli_home / "ws" / "workspace" / "sandbox"
+def test_bash_runs_with_skip_permissions_when_allowed(gateway, standin, ws):
+    workdir = ws / "workspace" / "sandbox"
     standin.script(ToolUse("Bash", {"command": "echo made > made.txt"}), Text("Done"))
     events = ask(gateway, prompt="Make a file", workspace="sandbox",
                  **{"dangerously-skip-permissions": True})
