@@ -50,13 +50,21 @@ class ConversationStore:
                        (key, session_id, json.dumps(options), time.time()))
 
 
+SOURCES = ("option", "header", "echo", "fingerprint")
+
+
 @dataclass(frozen=True)
 class Continuation:
     """Where this turn continues: its session (None: a new one), options and context."""
     session_id: str | None
     options: dict
     context: list[Message]
-    explicit: bool = False  # the client named the session (option line or header)
+    source: str | None = None  # where the session came from: one of SOURCES
+
+    @property
+    def explicit(self) -> bool:
+        """The client named the session itself, so a missing one is an error."""
+        return self.source in ("option", "header")
 
     def afresh(self, history: list[Message]) -> "Continuation":
         """Start a new session carrying the history, when the inherited one is gone."""
@@ -73,12 +81,12 @@ def continue_conversation(messages: list[Message], given: dict, header_session: 
     inherited = echoed if echoed is not None else (stored[1] if stored else {})
     effective = opts.merge({k: v for k, v in inherited.items() if k != "session-id"},
                            {k: v for k, v in given.items() if k != "session-id"})
-    candidates = (given.get("session-id"), header_session,
-                  (echoed or {}).get("session-id"), stored[0] if stored else None)
-    session_id = next((c for c in candidates if c), None)
+    candidates = zip(SOURCES, (given.get("session-id"), header_session,
+                               (echoed or {}).get("session-id"), stored[0] if stored else None))
+    source, session_id = next(((s, c) for s, c in candidates if c), (None, None))
     if session_id == opts.NEW_SESSION:
-        return Continuation(None, effective, [], explicit=True)
-    found = Continuation(session_id, effective, [], explicit=session_id in candidates[:2])
+        return Continuation(None, effective, [], "option")
+    found = Continuation(session_id, effective, [], source)
     return found if session_id else found.afresh(history)
 
 

@@ -50,8 +50,10 @@ def parse_value(key: str, value: str):
         if value.lower() not in ("true", "false"):
             raise _bad(key, value, "use true or false")
         return value.lower() == "true"
+    if key in TEXT_KEYS and not value:
+        return ""  # an empty value clears what the conversation had
     if key == "max-turns":
-        if not value.isdigit() or not 0 < int(value) <= 1000:
+        if not re.fullmatch(r"[0-9]{1,4}", value) or not 0 < int(value) <= 1000:
             raise _bad(key, value, "use a whole number from 1 to 1000")
         return int(value)
     if key == "session-id":
@@ -61,7 +63,7 @@ def parse_value(key: str, value: str):
             return str(uuid.UUID(value))
         except ValueError:
             raise _bad(key, value, "use a session UUID or 'new'") from None
-    if key == "workspace" and value:
+    if key == "workspace":
         return workspaces.check_name(value, param=key)
     for name, allowed in (("effort", EFFORTS), ("tool-display", TOOL_DISPLAYS)):
         if key == name and value not in allowed:

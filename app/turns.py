@@ -31,7 +31,7 @@ class Turn:
             self.run = ClaudeRun(find_cli(gateway.settings.claude_path), plan.spec, content,
                                  gateway.limits)
             if plan.spec.resume:
-                self._vet_resume(plan.spec.resume)
+                self._vet_resume(plan.spec.resume, options.names.get("session-id", "session-id"))
         except BaseException:
             self._release()
             raise
@@ -41,7 +41,7 @@ class Turn:
         """The newest session id the CLI reported (or the one being resumed)."""
         return self.run.session_id
 
-    def _vet_resume(self, session_id: str) -> None:
+    def _vet_resume(self, session_id: str, param: str) -> None:
         """Turn the CLI's 'no such session' into a 404 before any byte is sent."""
         first = self.run.first_event()
         if first is None or first.type != "result" or not first.data.get("is_error"):
@@ -49,7 +49,7 @@ class Turn:
         self.run.close()
         if UNKNOWN_SESSION in self.run.process.stderr_tail:
             raise NotFound(f"Session {session_id} was not found in workspace "
-                           f"{self.workspace or 'shared'!r}.", param="session-id",
+                           f"{self.workspace or 'shared'!r}.", param=param,
                            code="session_not_found")
 
     def events(self) -> Iterator:

@@ -10,7 +10,8 @@ from tests.conftest import sse_events
 
 SESSION_GONE = "00000000-0000-4000-8000-000000000000"  # the fake CLI knows no such session
 PNG = "data:image/png;base64,iVBORw0KGgo="
-NARRATED = "> 💭 pondering\n\n> 🔧 Bash: ls\n\n> ↳ done: a.txt (+1 more lines)\n\nFound two files."
+NARRATED = ("> 💭 pondering\n\n> 🔧 Bash: ls\n\n> ↳ done: a.txt (+1 more lines)\n\n"
+            "Found two files.")
 
 
 def user(content):
@@ -75,7 +76,9 @@ def calls(tmp_path, monkeypatch):
     folder = tmp_path / "calls"
     folder.mkdir()
     monkeypatch.setenv("FAKE_CLAUDE_RECORD", str(folder))
-    return lambda: [json.loads(line) for line in (folder / "calls.jsonl").read_text().splitlines()]
+    log = folder / "calls.jsonl"
+    return lambda: [json.loads(line) for line in log.read_text().splitlines()] \
+        if log.exists() else []
 
 
 # --- shapes ---------------------------------------------------------------------------------
@@ -111,9 +114,9 @@ def test_stream_chunks_follow_the_openai_protocol(client):
     events = chunks(response)
     for event in events:
         ChatCompletionChunk.model_validate(event)
-    envelope = {(e["id"], e["object"], e["created"], e["model"], e["system_fingerprint"])
-                for e in events}
-    assert len(envelope) == 1 and envelope.pop()[1:4:2] == ("chat.completion.chunk", "claude-code")
+    envelope = ("id", "object", "created", "model", "system_fingerprint")
+    assert all([e[k] for k in envelope] == [events[0][k] for k in envelope] for e in events)
+    assert events[0]["object"] == "chat.completion.chunk" and events[0]["model"] == "claude-code"
     assert events[0]["choices"][0]["delta"]["role"] == "assistant"
     finished = [e for e in events if e["choices"] and e["choices"][0]["finish_reason"]]
     assert len(finished) == 1 and finished[0]["choices"][0]["finish_reason"] == "stop"
@@ -156,13 +159,29 @@ def _tools(make_app, mode: str, via: str, stream: bool):
     ("narrated", NARRATED, ""),
     ("reasoning", "Found two files.",
      "pondering\n🔧 Bash: ls\n↳ done: a.txt (+1 more lines)\n"),
-])
+], ids=["hidden", "narrated", "reasoning"])
 def test_tool_display(make_app, mode, via, stream, content, reasoning):
     response = _tools(make_app, mode, via, stream)
     assert text(response) == content
     assert reply(response)[1] == reasoning
     raw = response.get_data(as_text=True)
     assert "tool_calls" not in raw and "toolu_1" not in raw
+
+
+def test_a_bad_tool_display_header_is_refused_before_claude_runs(client, calls):
+    response = chat(client, "hi", {"X-Tool-Display": "loud"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["param"] == "X-Tool-Display"
+    assert calls() == []
+
+
+def test_a_refused_request_leaves_its_session_free(make_app):
+    client = make_app(SESSION_WAIT_MS="100").test_client()
+    session = session_of(chat(client, "hi"))
+    refused = chat(client, "hi", {"X-Session-Id": session, "X-Tool-Display": "loud"})
+    assert refused.status_code == 400
+    again = chat(client, "fake:argv", {"X-Session-Id": session})
+    assert again.status_code == 200, again.get_json()
 
 
 def test_tools_are_hidden_by_default(client):
@@ -178,7 +197,8 @@ def test_tool_display_precedence_is_option_then_header_then_setting(make_app):
 
 # --- options and continuing a conversation --------------------------------------------------
 
-FIRST = "allowed-tools=Read,Write\nworkspace=proj\nmodel=sonnet\neffort=high\nmax-turns=3\n\nfake:argv"
+FIRST = ("allowed-tools=Read,Write\nworkspace=proj\nmodel=sonnet\neffort=high\nmax-turns=3\n\n"
+         "fake:argv")
 FLAGS = {"--allowedTools=Read,Write", "--model=sonnet", "--effort=high", "--max-turns=3"}
 
 
@@ -306,8 +326,8 @@ def test_option_text_anywhere_else_is_not_parsed(client, calls, config, messages
 # --- system prompts, models, images ---------------------------------------------------------
 
 def test_system_messages_are_appended_to_claude_codes_prompt(client):
-    response = chat(client, [{"role": "system", "content": "Be terse."}, user("hi"),
-                             assistant("Hello."),
+    response = chat(client, [{"role": "system", "content": "Be terse."},
+                             {"role": "system", "content": "  "},
                              {"role": "developer", "content": "Use British spelling."},
                              user("system-prompt=Be kind.\n\nfake:argv")])
     assert seen(response)["files"] == {
@@ -422,50 +442,58 @@ def _body(*messages, **fields):
     return {"model": "claude-code", "messages": list(messages), **fields}
 
 
-@pytest.mark.parametrize("body, headers, status, param", [
-    ({}, {}, 400, "messages"),
-    ({"messages": []}, {}, 400, "messages"),
-    ({"messages": "hi"}, {}, 400, "messages"),
-    (_body("hi"), {}, 400, "messages[0]"),
-    (_body({"role": "tool", "content": "x"}), {}, 400, "messages[0].role"),
-    (_body({"content": "x"}), {}, 400, "messages[0].role"),
-    (_body(user(42)), {}, 400, "messages[0].content"),
-    (_body(user(None)), {}, 400, "messages[0].content"),
-    (_body(user([{"type": "audio"}])), {}, 400, "messages[0].content[0]"),
-    (_body(user([{"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}])), {},
-     400, "messages[0].content[0]"),
-    (_body(user([{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@"}}])),
+@pytest.mark.parametrize("case, body, headers, status, param", [
+    ("no messages", {}, {}, 400, "messages"),
+    ("empty messages", {"messages": []}, {}, 400, "messages"),
+    ("messages not a list", {"messages": "hi"}, {}, 400, "messages"),
+    ("message not an object", _body("hi"), {}, 400, "messages[0]"),
+    ("unknown role", _body({"role": "tool", "content": "x"}), {}, 400, "messages[0].role"),
+    ("no role", _body({"content": "x"}), {}, 400, "messages[0].role"),
+    ("number content", _body(user(42)), {}, 400, "messages[0].content"),
+    ("null user content", _body(user(None)), {}, 400, "messages[0].content"),
+    ("audio part", _body(user([{"type": "audio"}])), {}, 400, "messages[0].content[0]"),
+    ("http image", _body(user([{"type": "image_url",
+                                "image_url": {"url": "https://x.test/a.png"}}])),
      {}, 400, "messages[0].content[0]"),
-    (_body(user("hi"), assistant("hello")), {}, 400, "messages[1].role"),
-    (_body(user("hi"), model="gpt-4o"), {}, 400, "model"),
-    (_body(user("hi"), model=5), {}, 400, "model"),
-    (_body(user("hi"), stream="yes"), {}, 400, "stream"),
-    (_body(user("hi"), reasoning_effort="extreme"), {}, 400, "reasoning_effort"),
-    (_body(user("max-turns=abc\n\nhi")), {}, 400, "max-turns"),
-    (_body(user("max-turns=²\n\nhi")), {}, 400, "max-turns"),
-    (_body(user("workspace=../..\n\nhi")), {}, 400, "workspace"),
-    (_body(user("dangerously-skip-permissions=maybe\n\nhi")), {}, 400,
+    ("bad base64", _body(user([{"type": "image_url",
+                                "image_url": {"url": "data:image/png;base64,@@"}}])),
+     {}, 400, "messages[0].content[0]"),
+    ("last not user", _body(user("hi"), assistant("hello")), {}, 400, "messages[1].role"),
+    ("unknown model", _body(user("hi"), model="gpt-4o"), {}, 400, "model"),
+    ("model not text", _body(user("hi"), model=5), {}, 400, "model"),
+    ("stream not bool", _body(user("hi"), stream="yes"), {}, 400, "stream"),
+    ("bad reasoning_effort", _body(user("hi"), reasoning_effort="extreme"), {}, 400,
+     "reasoning_effort"),
+    ("max-turns=abc", _body(user("max-turns=abc\n\nhi")), {}, 400, "max-turns"),
+    ("max-turns=²", _body(user("max-turns=²\n\nhi")), {}, 400, "max-turns"),
+    ("workspace=../..", _body(user("workspace=../..\n\nhi")), {}, 400, "workspace"),
+    ("skip=maybe", _body(user("dangerously-skip-permissions=maybe\n\nhi")), {}, 400,
      "dangerously-skip-permissions"),
-    (_body(user("allowed-tools=[1]\n\nhi")), {}, 400, "allowed-tools"),
-    (_body(user("allowed-tools=--help\n\nhi")), {}, 400, "allowed-tools"),
-    (_body(user("mcp-allowed-tools=mcp__github__x\n\nhi")), {}, 400, "mcp-allowed-tools"),
-    (_body(user("effort=extreme\n\nhi")), {}, 400, "effort"),
-    (_body(user("tool-display=loud\n\nhi")), {}, 400, "tool-display"),
-    (_body(user("permission-mode=yolo\n\nhi")), {}, 400, "permission-mode"),
-    (_body(user("model=gpt-4o\n\nhi")), {}, 400, "model"),
-    (_body(user("session-id=abc\n\nhi")), {}, 400, "session-id"),
-    (_body(user("model=opus\neffort=high")), {}, 400, "messages[0].content"),
-    (_body(user("model=opus\n\n   ")), {}, 400, "messages[0].content"),
-    (_body(user("dangerously-skip-permissions=true\n\nhi")), {}, 403,
+    ("allowed-tools=[1]", _body(user("allowed-tools=[1]\n\nhi")), {}, 400, "allowed-tools"),
+    ("allowed-tools=--help", _body(user("allowed-tools=--help\n\nhi")), {}, 400,
+     "allowed-tools"),
+    ("unconfigured mcp tool", _body(user("mcp-allowed-tools=mcp__github__x\n\nhi")), {}, 400,
+     "mcp-allowed-tools"),
+    ("effort=extreme", _body(user("effort=extreme\n\nhi")), {}, 400, "effort"),
+    ("tool-display=loud", _body(user("tool-display=loud\n\nhi")), {}, 400, "tool-display"),
+    ("permission-mode=yolo", _body(user("permission-mode=yolo\n\nhi")), {}, 400,
+     "permission-mode"),
+    ("model=gpt-4o", _body(user("model=gpt-4o\n\nhi")), {}, 400, "model"),
+    ("session-id=abc", _body(user("session-id=abc\n\nhi")), {}, 400, "session-id"),
+    ("only options", _body(user("model=opus\neffort=high")), {}, 400, "messages[0].content"),
+    ("options then blank", _body(user("model=opus\n\n   ")), {}, 400, "messages[0].content"),
+    ("skip not allowed", _body(user("dangerously-skip-permissions=true\n\nhi")), {}, 403,
      "dangerously-skip-permissions"),
-    (_body(user("permission-mode=bypassPermissions\n\nhi")), {}, 403, "permission-mode"),
-    (_body(user("hi")), {"X-Session-Id": "nope"}, 400, "X-Session-Id"),
-    (_body(user("hi")), {"X-Tool-Display": "loud"}, 400, "X-Tool-Display"),
-    (_body(user(f"session-id={SESSION_GONE}\n\nhi")), {}, 404, "session-id"),
-    (_body(user("hi")), {"X-Session-Id": SESSION_GONE}, 404, "X-Session-Id"),
+    ("bypass not allowed", _body(user("permission-mode=bypassPermissions\n\nhi")), {}, 403,
+     "permission-mode"),
+    ("bad X-Session-Id", _body(user("hi")), {"X-Session-Id": "nope"}, 400, "X-Session-Id"),
+    ("unknown session line", _body(user(f"session-id={SESSION_GONE}\n\nhi")), {}, 404,
+     "session-id"),
+    ("unknown X-Session-Id", _body(user("hi")), {"X-Session-Id": SESSION_GONE}, 404,
+     "X-Session-Id"),
 ])
-def test_bad_input_gets_its_status_and_the_openai_error_shape(client, body, headers, status,
-                                                               param):
+def test_bad_input_gets_its_status_and_the_openai_error_shape(client, case, body, headers,
+                                                               status, param):
     response = client.post("/v1/chat/completions", json=body, headers=headers)
     assert response.status_code == status
     error = response.get_json()["error"]

@@ -81,7 +81,9 @@ class Translator:
         if block.get("type") == "tool_use":
             line = f"🔧 {block.get('name', 'tool')}: {_subject(''.join(block['parts']))}"
             return [self._note(line)]
-        if block.get("type") == "thinking" and self.display == NARRATED:
+        if block.get("type") == "thinking":
+            if self.display == REASONING:
+                return [Delta(reasoning="\n")]  # ends the streamed thought before what follows
             return [self._note("💭 " + "".join(block["parts"]).strip())]
         return []
 

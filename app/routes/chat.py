@@ -24,28 +24,38 @@ def completions():
     gateway = current()
     chat = parse_chat(read_json(request), gateway.settings.model_aliases)
     given, prompt = split_options(chat.messages[-1].text)
-    images = chat.messages[-1].images
-    if not prompt.strip() and not images:
-        raise BadRequest("The last message holds only options: add the request for Claude "
-                         "after them.", param=f"messages[{len(chat.messages) - 1}].content")
+    if not prompt.strip() and not chat.messages[-1].images:
+        problem = "holds only options: add the request for Claude after them" if given \
+            else "is empty: there is nothing to ask"
+        raise BadRequest(f"The last message {problem}.",
+                         param=f"messages[{len(chat.messages) - 1}].content")
     found = continue_conversation(chat.messages, given, _session_header(),
                                   gateway.conversations)
+    display = _display(gateway, found.options)
     try:
-        turn = Turn(gateway, _turn_options(gateway, chat, found), _content(found, prompt, images))
+        turn = _start(gateway, chat, found, prompt)
     except NotFound:
         if found.explicit:
             raise
         found = found.afresh(chat.messages[:-1])  # the inherited session is gone: start over
-        turn = Turn(gateway, _turn_options(gateway, chat, found), _content(found, prompt, images))
-    turn.run.first_event()  # the session id, for the headers, arrives with init
-    requestlog.annotate(workspace=turn.workspace or "shared", session=turn.session_id)
-    reply = ChatReply(turn, chat, found.options, _display(gateway, found.options),
-                      gateway.settings.options_echo, gateway.conversations)
-    headers = {"X-Session-Id": turn.session_id or ""}
-    if chat.ignored:
-        headers["X-Ignored-Params"] = ", ".join(chat.ignored)
-    if chat.stream:
-        return sse.response(reply.stream(), turn.close, headers)
+        turn = _start(gateway, chat, found, prompt)
+    try:
+        turn.run.first_event()  # the session id, for the headers, arrives with init
+        return _answer(ChatReply(turn, chat, found.options, display,
+                                 gateway.settings.options_echo, gateway.conversations))
+    except BaseException:
+        turn.close()
+        raise
+
+
+def _answer(reply: ChatReply):
+    """Stream the reply, or run it to the end and return the completion."""
+    requestlog.annotate(workspace=reply.turn.workspace or "shared", session=reply.turn.session_id)
+    headers = {"X-Session-Id": reply.turn.session_id or ""}
+    if reply.chat.ignored:
+        headers["X-Ignored-Params"] = ", ".join(reply.chat.ignored)
+    if reply.chat.stream:
+        return sse.response(reply.stream(), reply.turn.close, headers)
     return jsonify(reply.complete()), 200, headers
 
 
@@ -63,12 +73,13 @@ def _display(gateway: Gateway, options: dict) -> str:
     return chosen or gateway.settings.tool_display
 
 
-def _content(found: Continuation, prompt: str, images: tuple) -> list[dict]:
-    """The user message for Claude: earlier turns as context if no session has them."""
+def _start(gateway: Gateway, chat: ChatRequest, found: Continuation, prompt: str) -> Turn:
+    """Start the CLI with the user's message, earlier turns as context if no session has them."""
     texts = [context_text(found.context)] if found.context else []
     if prompt.strip():
         texts.append(prompt)
-    return [*({"type": "text", "text": text} for text in texts), *images]
+    content = [*({"type": "text", "text": text} for text in texts), *chat.messages[-1].images]
+    return Turn(gateway, _turn_options(gateway, chat, found), content)
 
 
 def _turn_options(gateway: Gateway, chat: ChatRequest, found: Continuation) -> TurnOptions:
@@ -78,6 +89,7 @@ def _turn_options(gateway: Gateway, chat: ChatRequest, found: Continuation) -> T
         systems.append(options["system-prompt"])
     model = options.get("model")
     return TurnOptions(
+        names={"session-id": "X-Session-Id"} if found.source == "header" else {},
         workspace=options.get("workspace"), session_id=found.session_id,
         system_prompt="\n\n".join(systems) or None,
         allowed_tools=tuple(options.get("allowed-tools", ())),
