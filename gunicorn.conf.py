@@ -36,6 +36,10 @@ timeout = 120
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 
+# gunicorn's control socket lives at one path per user: several gateways on a machine
+# would fight over it, and nothing here uses it.
+control_socket_disable = True
+
 # Never preload: under gevent the app must be imported after the worker patches.
 preload_app = False
 # One stderr log stream; the app's own request lines come from loguru.

@@ -6,6 +6,8 @@ a busy or unknown session or a policy refusal becomes a proper JSON error.
 
 from typing import Iterator
 
+from loguru import logger
+
 from app.claude.locate import find_cli
 from app.claude.run import KEEPALIVE, ClaudeRun
 from app.errors import NotFound
@@ -22,6 +24,8 @@ class Turn:
         self.gateway = gateway
         plan = plan_turn(gateway, options)
         self.workspace = plan.workspace
+        logger.debug("prompt for workspace {!r}: {!r}", plan.workspace or "shared",
+                     [block.get("text", "<image>")[:2000] for block in content])
         self._known: set[str] = set()
         self._lock = None
         if plan.spec.resume:
