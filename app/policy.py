@@ -86,6 +86,7 @@ def _workspace_for(gateway: Gateway, session_id, requested: str | None, name) ->
     home = gateway.sessions.workspace_of(session_id)
     if home is None or not requested or home == requested:
         return requested if home is None else home
-    raise Conflict(f"Session {session_id} belongs to workspace {home or 'shared (none)'!r} "
-                   f"and cannot be resumed in {requested!r}: Claude Code keeps sessions per "
-                   "working directory.", param=name("workspace"), code="workspace_mismatch")
+    where = f"workspace {home!r}" if home else "the shared workspace"
+    raise Conflict(f"Session {session_id} belongs to {where} and cannot be resumed in "
+                   f"workspace {requested!r}: Claude Code keeps sessions per working directory.",
+                   param=name("workspace"), code="workspace_mismatch")
