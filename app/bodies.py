@@ -16,7 +16,10 @@ def read_json(request: Request) -> dict:
     if not request.is_json:
         raise UnsupportedMediaType("Send the request body as JSON with "
                                    "'Content-Type: application/json'.")
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:
+        payload = None  # nested deeper than the parser goes: not a body we can use
     if payload is None:
         raise BadRequest("The request body is not valid JSON.")
     if not isinstance(payload, dict):

@@ -16,13 +16,14 @@ from app.openai.request import Message
 from app.sessions import StateDB
 
 
-def fingerprint(messages: list[Message]) -> str:
-    """A stable hash of a conversation's user and assistant turns.
+def fingerprint(messages: list[Message], scope: str) -> str:
+    """A stable hash of a conversation's user and assistant turns, per client key.
 
     Echo headers and whitespace are left out, so a client that strips or reflows
-    them still matches; system messages are left out, as UIs edit them freely.
+    them still matches; system messages are left out, as UIs edit them freely. The
+    scope (the client's API key) keeps one client's chats from matching another's.
     """
-    turns = []
+    turns: list = [scope]
     for message in messages:
         if message.role not in ("user", "assistant"):
             continue
@@ -73,11 +74,11 @@ class Continuation:
 
 
 def continue_conversation(messages: list[Message], given: dict, header_session: str | None,
-                          store: ConversationStore) -> Continuation:
+                          store: ConversationStore, scope: str) -> Continuation:
     """Find the session and inherited options for the newest user message."""
     history = messages[:-1]
     echoed = _newest_echo(history)
-    stored = store.find(fingerprint(history)) if history and echoed is None else None
+    stored = store.find(fingerprint(history, scope)) if history and echoed is None else None
     inherited = echoed if echoed is not None else (stored[1] if stored else {})
     effective = opts.merge({k: v for k, v in inherited.items() if k != "session-id"},
                            {k: v for k, v in given.items() if k != "session-id"})

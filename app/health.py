@@ -39,7 +39,7 @@ def _cli_version(executable: str | None) -> dict:
     if done.returncode != 0:
         return {"status": "fail", "detail": f"{executable} --version exited with "
                                             f"{done.returncode}: {done.stderr.strip()[-300:]}"}
-    return {"status": "pass", "path": executable, "version": done.stdout.strip()}
+    return {"status": "pass", "version": done.stdout.strip()}
 
 
 def check_workspace_base(base: Path) -> dict:
@@ -50,7 +50,7 @@ def check_workspace_base(base: Path) -> dict:
             pass
     except OSError as exc:
         return {"status": "fail", "detail": f"{base} is not writable: {exc}"}
-    return {"status": "pass", "path": str(base)}
+    return {"status": "pass"}
 
 
 def check_mcp_config(path: Path | None) -> dict:
@@ -61,7 +61,7 @@ def check_mcp_config(path: Path | None) -> dict:
         servers = mcp.load_servers(path)
     except ValueError as exc:
         return {"status": "warn", "detail": str(exc)}
-    return {"status": "pass", "path": str(path), "servers": sorted(servers)}
+    return {"status": "pass", "servers": len(servers)}
 
 
 def overall(checks: dict) -> str:

@@ -13,6 +13,10 @@ from app.gateway import Gateway
 from app.settings import PERMISSION_MODES
 
 
+# From narrowest to widest; a client may narrow the operator's mode, never widen it.
+_RANK = {"plan": 0, "default": 1, "acceptEdits": 2, "bypassPermissions": 3}
+
+
 @dataclass(frozen=True)
 class TurnOptions:
     """What a client asked for, in either endpoint's vocabulary, before checks."""
@@ -52,7 +56,7 @@ def plan_turn(gateway: Gateway, options: TurnOptions) -> Plan:
         resume=session_id,
         system_prompt=options.system_prompt or None,
         replace_system_prompt=settings.system_prompt_mode == "replace",
-        allowed_tools=check_tool_rules(list(options.allowed_tools), name("allowed-tools"))
+        allowed_tools=_builtin_rules(options.allowed_tools, name("allowed-tools"))
         + tuple(mcp_tools),
         disallowed_tools=check_tool_rules(list(options.disallowed_tools),
                                           name("disallowed-tools")),
@@ -66,6 +70,16 @@ def plan_turn(gateway: Gateway, options: TurnOptions) -> Plan:
     ), workspace)
 
 
+def _builtin_rules(rules, param: str) -> tuple[str, ...]:
+    """Allowed tool rules, with MCP tools kept to mcp-allowed-tools where servers are checked."""
+    checked = check_tool_rules(list(rules), param)
+    for rule in checked:
+        if rule.startswith("mcp__"):
+            raise BadRequest(f"{rule!r}: MCP tools go in mcp-allowed-tools, where they are "
+                             "checked against the operator's MCP servers.", param=param)
+    return checked
+
+
 def _check_permissions(settings, options: TurnOptions, name) -> None:
     bypass = options.skip_permissions or options.permission_mode == "bypassPermissions"
     if bypass and not settings.allow_skip_permissions:
@@ -73,9 +87,14 @@ def _check_permissions(settings, options: TurnOptions, name) -> None:
                  else name("permission-mode"))
         raise Forbidden("Skipping permission checks is disabled on this server (the operator "
                         "has not set ALLOW_DANGEROUS_SKIP_PERMISSIONS=true).", param=param)
-    if options.permission_mode and options.permission_mode not in PERMISSION_MODES:
-        raise BadRequest(f"Unknown permission mode {options.permission_mode!r}: use one of "
+    mode = options.permission_mode
+    if mode and mode not in PERMISSION_MODES:
+        raise BadRequest(f"Unknown permission mode {mode!r}: use one of "
                          f"{', '.join(PERMISSION_MODES)}.", param=name("permission-mode"))
+    if mode and not bypass and _RANK[mode] > _RANK[settings.permission_mode]:
+        raise Forbidden(f"Permission mode {mode!r} is wider than this server allows (the "
+                        f"operator set CLAUDE_PERMISSION_MODE={settings.permission_mode}).",
+                        param=name("permission-mode"))
 
 
 def _workspace_for(gateway: Gateway, session_id, requested: str | None, name) -> str:

@@ -10,7 +10,7 @@ from loguru import logger
 
 from app.claude.locate import find_cli
 from app.claude.run import KEEPALIVE, ClaudeRun
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.gateway import Gateway
 from app.policy import TurnOptions, plan_turn
 
@@ -67,9 +67,15 @@ class Turn:
             self.close()
 
     def _remember(self, session_id: str | None) -> None:
+        """Record a newly reported session, and hold it so no resume runs beside this turn."""
         if session_id and session_id not in self._known:
             self._known.add(session_id)
             self.gateway.sessions.remember(session_id, self.workspace)
+            if self._lock is None:
+                try:
+                    self._lock = self.gateway.sessions.lock(session_id, 0)
+                except Conflict:
+                    pass  # a request resuming it already waits its turn
 
     def close(self) -> None:
         """Stop the CLI and free the session; safe to call more than once."""

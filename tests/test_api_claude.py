@@ -142,3 +142,25 @@ def test_request_id_is_echoed_or_generated(client):
     assert given.headers["X-Request-Id"] == "abc-123"
     made = client.get("/health")
     assert len(made.headers["X-Request-Id"]) == 32
+
+
+def test_a_prompt_with_a_lone_surrogate_still_runs(client):
+    seen = result_json(sse_events(post(client, prompt="fake:argv \ud800 end")
+                                  .get_data(as_text=True)))
+    assert seen["stdin"]["message"]["content"][0]["text"] == "fake:argv \ud800 end"
+
+
+def test_only_the_operators_settings_and_mcp_servers_load(client):
+    argv = result_json(sse_events(post(client, prompt="fake:argv").get_data(as_text=True)))["argv"]
+    assert "--strict-mcp-config" in argv and "--setting-sources=user" in argv
+
+
+def test_a_new_session_is_held_while_its_first_turn_runs(make_app):
+    client = make_app(SESSION_WAIT_MS="100").test_client()
+    running = client.post("/api/claude", json={"prompt": "fake:hang"}, buffered=False)
+    try:
+        init = json.loads(next(iter(running.response)).decode()[6:])
+        busy = post(client, prompt="again", **{"session-id": init["session_id"]})
+        assert busy.status_code == 409
+    finally:
+        running.close()

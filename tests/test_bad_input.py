@@ -81,3 +81,27 @@ def test_unknown_route_and_method_are_json(client):
     assert client.get("/nope").get_json()["error"]["type"] == "invalid_request_error"
     wrong = client.get("/api/claude")
     assert wrong.status_code == 405 and "error" in wrong.get_json()
+
+
+def test_mcp_tools_in_allowed_tools_are_refused(client):
+    response = client.post("/api/claude", json={"prompt": "hi",
+                                                "allowed-tools": ["mcp__github__get_repo"]})
+    assert response.status_code == 400
+    assert "mcp-allowed-tools" in response.get_json()["error"]["message"]
+
+
+def test_a_permission_mode_wider_than_the_operators_is_403(make_app):
+    client = make_app(CLAUDE_PERMISSION_MODE="plan").test_client()
+    wider = client.post("/v1/chat/completions", json={"messages": [
+        {"role": "user", "content": "permission-mode=acceptEdits\n\nhi"}]})
+    assert wider.status_code == 403
+    assert "CLAUDE_PERMISSION_MODE=plan" in wider.get_json()["error"]["message"]
+    narrower = make_app().test_client().post("/v1/chat/completions", json={"messages": [
+        {"role": "user", "content": "permission-mode=plan\n\nhi"}]})
+    assert narrower.status_code == 200
+
+
+def test_json_nested_too_deep_is_400(client):
+    response = client.post("/api/claude", data="[" * 200_000, content_type="application/json")
+    assert response.status_code == 400
+    assert "not valid JSON" in response.get_json()["error"]["message"]

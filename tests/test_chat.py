@@ -524,3 +524,25 @@ def test_models_lists_the_families_and_aliases(make_app):
     models = [Model.model_validate(item) for item in body["data"]]
     assert [m.id for m in models] == ["claude-code", "sonnet", "opus", "haiku", "fast", "deep"]
     assert {m.object for m in models} == {"model"}
+
+
+def test_fingerprints_never_join_chats_of_different_keys(make_app):
+    client = make_app(API_KEYS="key-one-0001,key-two-0002", OPTIONS_ECHO="false").test_client()
+    first = chat(client, "hi", {"x-api-key": "key-one-0001"})
+    history = [user("hi"), assistant(first.get_json()["choices"][0]["message"]["content"])]
+    mine = chat(client, [*history, user("fake:argv")], {"x-api-key": "key-one-0001"})
+    theirs = chat(client, [*history, user("fake:argv")], {"x-api-key": "key-two-0002"})
+    assert mine.headers["X-Session-Id"] == first.headers["X-Session-Id"]
+    assert theirs.headers["X-Session-Id"] != first.headers["X-Session-Id"]
+
+
+def test_a_failure_inside_the_stream_still_ends_it_with_an_error(client, monkeypatch):
+    from app.conversations import ConversationStore
+
+    def broken(*args):
+        raise OSError("disk full")
+    monkeypatch.setattr(ConversationStore, "save", broken)
+    response = chat(client, "hi", stream=True)
+    events = sse_events(response.get_data(as_text=True))
+    assert events[-1] == "[DONE]"
+    assert "failed while streaming" in events[-2]["error"]["message"]

@@ -11,8 +11,11 @@ from pathlib import Path
 
 from app.errors import BadRequest
 
+# --strict-mcp-config: only the operator's MCP servers, never the login's or a project's.
+# --setting-sources=user: a workspace's own .claude/settings.json (which Claude's tools
+# can write) never changes permissions or adds hooks.
 BASE_ARGS = ("-p", "--verbose", "--output-format=stream-json", "--input-format=stream-json",
-             "--include-partial-messages")
+             "--include-partial-messages", "--strict-mcp-config", "--setting-sources=user")
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 _TOOL_RULE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}(\([^\x00-\x1f()]{0,512}\))?")
 _MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\[\]-]{0,127}")
@@ -74,7 +77,7 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
     if spec.disallowed_tools:
         argv.append("--disallowedTools=" + ",".join(spec.disallowed_tools))
     if spec.mcp_config is not None:
-        argv += [f"--mcp-config={spec.mcp_config}", "--strict-mcp-config"]
+        argv.append(f"--mcp-config={spec.mcp_config}")
     if spec.skip_permissions:
         argv.append("--dangerously-skip-permissions")
     elif spec.permission_mode:

@@ -53,6 +53,10 @@ class ClaudeProcess:
         self.pid = self._proc.pid
         _live.add(self)
         self._threads = [self._spawn(self._read_stdout), self._spawn(self._drain_stderr)]
+        # The total limit holds even when nobody reads (a stalled client, a slow socket).
+        self._watchdog = threading.Timer(limits.total, self._expire_total)
+        self._watchdog.daemon = True
+        self._watchdog.start()
 
     def _spawn(self, target) -> threading.Thread:
         thread = threading.Thread(target=target, daemon=True, name=f"claude-{self.pid}")
@@ -144,9 +148,15 @@ class ClaudeProcess:
     def _expire(self, now: float, last_activity: float) -> None:
         """Record which limit fired and stop the child."""
         total_hit = now >= self._started + self.limits.total
-        self.timed_out = "total" if total_hit else "inactivity"
+        self.timed_out = self.timed_out or ("total" if total_hit else "inactivity")
         logger.warning("claude pid {} hit its {} timeout; stopping it", self.pid, self.timed_out)
         self.stop()
+
+    def _expire_total(self) -> None:
+        """The watchdog's end of a run that outlived its total limit."""
+        if self.returncode is None:
+            self.timed_out = "total"
+            self._expire(time.monotonic(), self._started)
 
     def _wait_exit(self) -> None:
         """After EOF, give the child its kill grace to exit on its own, then stop it."""
@@ -156,24 +166,41 @@ class ClaudeProcess:
             pass
         self.stop()
 
-    def stop(self) -> None:
-        """End the whole process group: SIGTERM, SIGKILL after the grace, always reap."""
-        with self._stop_lock:
-            if self._stopping:
-                return
+    def terminate(self) -> None:
+        """Ask the whole group to end (SIGTERM) without waiting; `stop()` finishes the job."""
+        if not self._stopping:
             self._stopping = True
-        _signal_group(self.pid, signal.SIGTERM)
+            _signal_group(self.pid, signal.SIGTERM)
+            self._wake_reader()
+
+    def stop(self) -> None:
+        """End the whole process group: SIGTERM, SIGKILL after the grace, always reap.
+
+        Idempotent; a second caller waits until the first has finished.
+        """
+        with self._stop_lock:
+            if self._proc.returncode is not None and self not in _live:
+                return
+            self._watchdog.cancel()
+            self.terminate()
+            try:
+                self._proc.wait(timeout=self.limits.kill_grace)
+            except subprocess.TimeoutExpired:
+                logger.warning("claude pid {} ignored SIGTERM; killing it", self.pid)
+                _signal_group(self.pid, signal.SIGKILL)
+                self._proc.wait()
+            _signal_group(self.pid, signal.SIGKILL)  # stragglers the child left in its group
+            _close_quietly(self._proc.stdin)  # the readers close stdout and stderr at EOF
+            for thread in self._threads:
+                thread.join(timeout=1.0)  # so stderr_tail holds everything the child wrote
+            _live.discard(self)
+
+    def _wake_reader(self) -> None:
+        """Unblock `lines()` at once instead of at its next keep-alive tick."""
         try:
-            self._proc.wait(timeout=self.limits.kill_grace)
-        except subprocess.TimeoutExpired:
-            logger.warning("claude pid {} ignored SIGTERM; killing it", self.pid)
-            _signal_group(self.pid, signal.SIGKILL)
-            self._proc.wait()
-        _signal_group(self.pid, signal.SIGKILL)  # stragglers the child left in its group
-        _close_quietly(self._proc.stdin)  # the readers close stdout and stderr at EOF
-        for thread in self._threads:
-            thread.join(timeout=1.0)  # so stderr_tail holds everything the child wrote
-        _live.discard(self)
+            self._lines.put_nowait(_EOF)
+        except queue.Full:
+            pass  # a full queue means the reader is not waiting
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -191,6 +218,12 @@ def _close_quietly(stream) -> None:
 
 
 def stop_all() -> None:
-    """Stop every child of this worker; called when the worker shuts down."""
-    for process in list(_live):
+    """Stop every child of this worker; called when the worker shuts down.
+
+    All groups get SIGTERM first, so the kill grace runs once, not once per child.
+    """
+    processes = list(_live)
+    for process in processes:
+        process.terminate()
+    for process in processes:
         process.stop()

@@ -25,7 +25,8 @@ SECRET_ENV = ("API_KEY", "API_KEYS")  # the gateway's own keys never reach Claud
 def user_message(content: list[dict]) -> bytes:
     """Encode a prompt as the stream-json user message the CLI reads on stdin."""
     message = {"type": "user", "message": {"role": "user", "content": content}}
-    return (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8")
+    # ASCII escapes keep any string encodable, lone surrogates included.
+    return (json.dumps(message) + "\n").encode("ascii")
 
 
 def child_env() -> dict[str, str]:
@@ -44,6 +45,7 @@ class ClaudeRun:
         self.session_id = spec.resume
         self.result: Event | None = None
         self._pending: deque[Event] = deque()
+        stdin = user_message(content)
         self._prompt_file = _write_temp(spec.system_prompt) if spec.system_prompt else None
         argv = build_argv(executable, spec, self._prompt_file)
         try:
@@ -51,7 +53,7 @@ class ClaudeRun:
         except OSError as exc:
             self._remove_prompt_file()
             raise ServiceUnavailable(f"The Claude Code CLI could not be started: {exc}") from None
-        self.process.send(user_message(content))
+        self.process.send(stdin)
 
     def first_event(self) -> Event | None:
         """Wait for the first event without consuming it (used to vet a resume)."""
@@ -123,6 +125,6 @@ def _exit_text(returncode: int | None) -> str:
 def _write_temp(text: str) -> Path:
     """Put a long text in a private file, as the CLI's `-file` flags want."""
     handle, name = tempfile.mkstemp(prefix="claude-system-", suffix=".txt")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
+    with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as out:
         out.write(text)
     return Path(name)

@@ -9,10 +9,13 @@ import json
 from dataclasses import dataclass
 from typing import Iterator
 
+from loguru import logger
+
 from app import options as opts
 from app import sse
 from app.claude.run import KEEPALIVE
 from app.conversations import ConversationStore, fingerprint
+from app.errors import InternalError
 from app.openai import format as fmt
 from app.openai.request import ChatRequest, Message
 from app.openai.translate import Delta, Translator
@@ -28,6 +31,7 @@ class ChatReply:
     display: str
     echo: bool
     store: ConversationStore
+    scope: str  # the client's key: fingerprints never match across clients
 
     def header(self) -> str:
         """The echo of the effective options and the session id, plus a blank line."""
@@ -36,7 +40,16 @@ class ChatReply:
         return opts.render_header({**self.options, "session-id": self.turn.session_id}) + "\n\n"
 
     def stream(self) -> Iterator[str]:
-        """SSE chunks as the OpenAI SDK expects them, ending in [DONE]."""
+        """SSE chunks as the OpenAI SDK expects them, ending in [DONE], whatever fails."""
+        try:
+            yield from self._chunks()
+        except Exception as exc:  # the headers are sent: the failure must travel in-band
+            logger.opt(exception=exc).error("stream failed")
+            error = InternalError("The gateway failed while streaming this answer.")
+            yield sse.message(json.dumps(error.body()))
+            yield sse.DONE
+
+    def _chunks(self) -> Iterator[str]:
         maker = fmt.ChunkMaker(self.chat.model, self.chat.include_usage)
         content = [self.header()]
         yield sse.message(json.dumps(maker.chunk({"role": "assistant", "content": content[0],
@@ -82,7 +95,7 @@ class ChatReply:
         """Map this conversation, reply included, to its session for the next turn."""
         if self.turn.session_id:
             history = [*self.chat.messages, Message("assistant", content)]
-            self.store.save(fingerprint(history), self.turn.session_id, self.options)
+            self.store.save(fingerprint(history, self.scope), self.turn.session_id, self.options)
 
 
 def _delta(item: Delta) -> dict:

@@ -1,6 +1,8 @@
 """`POST /v1/chat/completions`: OpenAI-compatible, steered by in-prompt option lines."""
 
-from flask import Blueprint, jsonify, request
+import hashlib
+
+from flask import Blueprint, g, jsonify, request
 
 from app import requestlog, sse
 from app.bodies import read_json
@@ -29,8 +31,9 @@ def completions():
             else "is empty: there is nothing to ask"
         raise BadRequest(f"The last message {problem}.",
                          param=f"messages[{len(chat.messages) - 1}].content")
+    scope = hashlib.sha256((g.get("api_key") or "").encode()).hexdigest()
     found = continue_conversation(chat.messages, given, _session_header(),
-                                  gateway.conversations)
+                                  gateway.conversations, scope)
     display = _display(gateway, found.options)
     try:
         turn = _start(gateway, chat, found, prompt)
@@ -42,7 +45,7 @@ def completions():
     try:
         turn.run.first_event()  # the session id, for the headers, arrives with init
         return _answer(ChatReply(turn, chat, found.options, display,
-                                 gateway.settings.options_echo, gateway.conversations))
+                                 gateway.settings.options_echo, gateway.conversations, scope))
     except BaseException:
         turn.close()
         raise

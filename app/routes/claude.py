@@ -1,9 +1,11 @@
 """`POST /api/claude`: a raw prompt in, Claude Code's own events out as SSE."""
 
 from flask import Blueprint, jsonify, request
+from loguru import logger
 
 from app import requestlog, sse
 from app.bodies import load_json
+from app.claude.events import error_result
 from app.claude.run import KEEPALIVE
 from app.gateway import current
 from app.native import collect_result, result_status
@@ -28,9 +30,15 @@ def run():
 
 
 def _stream(turn: Turn):
-    """Pass every CLI event through as one SSE `data:` event."""
-    for event in turn.events():
-        yield sse.KEEPALIVE_COMMENT if event is KEEPALIVE else sse.message(event.raw)
+    """Pass every CLI event through as one SSE `data:` event, ending with a result."""
+    try:
+        for event in turn.events():
+            yield sse.KEEPALIVE_COMMENT if event is KEEPALIVE else sse.message(event.raw)
+    except Exception as exc:  # the headers are sent: the failure must travel in-band
+        logger.opt(exception=exc).error("stream failed")
+        failed = error_result("gateway_error", "The gateway failed while streaming this run.",
+                              turn.session_id)
+        yield sse.message(failed.raw)
 
 
 def _options(body: dict) -> TurnOptions:
