@@ -128,7 +128,7 @@ class ClaudeProcess:
             deadline = min(self._started + self.limits.total,
                            last_activity + self.limits.inactivity)
             if now >= deadline:
-                self._expire(now, last_activity)
+                self._expire(now)
                 return
             wait = 0 if self._stopping else min(self.limits.keepalive, deadline - now)
             try:
@@ -145,7 +145,7 @@ class ClaudeProcess:
             last_activity = time.monotonic()
             yield item
 
-    def _expire(self, now: float, last_activity: float) -> None:
+    def _expire(self, now: float) -> None:
         """Record which limit fired and stop the child."""
         total_hit = now >= self._started + self.limits.total
         self.timed_out = self.timed_out or ("total" if total_hit else "inactivity")
@@ -156,7 +156,7 @@ class ClaudeProcess:
         """The watchdog's end of a run that outlived its total limit."""
         if self.returncode is None:
             self.timed_out = "total"
-            self._expire(time.monotonic(), self._started)
+            self._expire(time.monotonic())
 
     def _wait_exit(self) -> None:
         """After EOF, give the child its kill grace to exit on its own, then stop it."""
