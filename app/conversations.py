@@ -83,7 +83,8 @@ def continue_conversation(messages: list[Message], given: dict, header_session: 
     effective = opts.merge({k: v for k, v in inherited.items() if k != "session-id"},
                            {k: v for k, v in given.items() if k != "session-id"})
     candidates = zip(SOURCES, (given.get("session-id"), header_session,
-                               (echoed or {}).get("session-id"), stored[0] if stored else None))
+                               (echoed or {}).get("session-id"), stored[0] if stored else None),
+                     strict=True)
     source, session_id = next(((s, c) for s, c in candidates if c), (None, None))
     if session_id == opts.NEW_SESSION:
         return Continuation(None, effective, [], "option")

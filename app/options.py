@@ -29,13 +29,12 @@ def split_options(text: str) -> tuple[dict, str]:
     lines = text.split("\n")
     found: dict[str, str] = {}
     index = 0
-    for index, line in enumerate(lines):
-        match = _LINE.fullmatch(line.rstrip("\r"))
+    while index < len(lines):
+        match = _LINE.fullmatch(lines[index].rstrip("\r"))
         if not match or match.group(1) not in KEYS:
             break
         found[match.group(1)] = match.group(2).strip()
-    else:
-        index = len(lines)
+        index += 1
     if found and index < len(lines) and not lines[index].strip():
         index += 1  # the one blank line that separates options from the prompt
     return {key: parse_value(key, value) for key, value in found.items()}, \

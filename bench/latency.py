@@ -47,9 +47,9 @@ def one_request(url: str, path: str) -> tuple[float, float, float]:
 
 
 def report(label: str, samples: list[tuple[float, float, float]]) -> None:
-    columns = list(zip(*samples))
+    columns = list(zip(*samples, strict=True))
     cells = [f"{name} p50 {statistics.median(c) * 1000:6.0f} ms  max {max(c) * 1000:6.0f} ms"
-             for name, c in zip(("first byte", "first token", "total"), columns)]
+             for name, c in zip(("first byte", "first token", "total"), columns, strict=True)]
     print(f"{label:<44} " + " | ".join(cells))
 
 
@@ -73,8 +73,8 @@ def main() -> None:
                 report(f"{path} sequential x{args.runs}",
                        [one_request(server.url, path) for _ in range(args.runs)])
                 with ThreadPoolExecutor(args.concurrency) as pool:
-                    samples = list(pool.map(lambda _: one_request(server.url, path),
-                                            range(args.runs)))
+                    samples = list(pool.map(one_request, [server.url] * args.runs,
+                                            [path] * args.runs))
                 report(f"{path} {args.concurrency} at once x{args.runs}", samples)
         finally:
             server.stop()

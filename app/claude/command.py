@@ -70,8 +70,8 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
     if spec.resume:
         argv.append(f"--resume={spec.resume}")
     if prompt_file is not None:
-        flag = "--system-prompt-file" if spec.replace_system_prompt else "--append-system-prompt-file"
-        argv.append(f"{flag}={prompt_file}")
+        flag = "system-prompt-file" if spec.replace_system_prompt else "append-system-prompt-file"
+        argv.append(f"--{flag}={prompt_file}")
     if spec.allowed_tools:
         argv.append("--allowedTools=" + ",".join(spec.allowed_tools))
     if spec.disallowed_tools:

@@ -92,7 +92,8 @@ class ClaudeRun:
         if process.timed_out:
             limit = (process.limits.total if process.timed_out == "total"
                      else process.limits.inactivity)
-            message = f"Claude Code hit the {process.timed_out} timeout ({limit:g} s) and was stopped."
+            message = (f"Claude Code hit the {process.timed_out} timeout ({limit:g} s) "
+                       "and was stopped.")
             subtype = "timeout"
         else:
             message = f"Claude Code {_exit_text(process.returncode)} without a result."

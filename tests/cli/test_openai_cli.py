@@ -145,7 +145,8 @@ def test_conversation_moves_between_servers_sharing_state(standin, gateway):
         messages = [user("workspace=roaming\n\nRemember the code 4711")]
         first = clients[0].chat.completions.create(model="claude-code", messages=messages)
         standin.script(Text("It was 4711"))
-        stripped = first.choices[0].message.content.split("\n\n", 1)[1]  # a client dropping the header
+        # a client that drops the echo header from the history
+        stripped = first.choices[0].message.content.split("\n\n", 1)[1]
         messages += [{"role": "assistant", "content": stripped}, user("What was the code?")]
         second = clients[1].chat.completions.create(model="claude-code", messages=messages)
         assert second.model_extra["session_id"] == first.model_extra["session_id"]
@@ -176,3 +177,26 @@ def test_cli_crash_mid_stream_raises_in_the_sdk(client, standin):
             received.append(chunk)
     text = "".join(c.choices[0].delta.content or "" for c in received if c.choices)
     assert text.endswith("About to crash")  # what came before the crash was delivered
+
+
+def test_an_image_part_reaches_claude_as_an_image(client, standin):
+    pixel = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"
+             "RU5ErkJggg==")
+    standin.script(Text("A single pixel"))
+    client.chat.completions.create(model="claude-code", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{pixel}"}}]}])
+    blocks = [block for message in standin.requests[-1]["messages"] if message["role"] == "user"
+              for block in message["content"] if isinstance(block, dict)]
+    images = [block for block in blocks if block.get("type") == "image"]
+    assert images and images[0]["source"]["data"] == pixel
+
+
+def test_history_no_session_knows_is_given_as_context(client, standin):
+    standin.script(Text("Your name is Ada"))
+    client.chat.completions.create(model="claude-code", messages=[
+        user("My name is Ada"), {"role": "assistant", "content": "Nice to meet you, Ada"},
+        user("What is my name?")])
+    sent = standin.last_user_text()
+    assert "User: My name is Ada" in sent and "Assistant: Nice to meet you, Ada" in sent
+    assert sent.endswith("What is my name?")
