@@ -34,11 +34,15 @@ class Turn:
         try:
             self.run = ClaudeRun(find_cli(gateway.settings.claude_path), plan.spec, content,
                                  gateway.limits)
-            if plan.spec.resume:
-                self._vet_resume(plan.spec.resume, options.names.get("session-id", "session-id"))
         except BaseException:
             self._release()
             raise
+        if plan.spec.resume:
+            try:
+                self._vet_resume(plan.spec.resume, options.names.get("session-id", "session-id"))
+            except BaseException:
+                self.close()  # whatever failed, the started CLI and the lock go with it
+                raise
 
     @property
     def session_id(self) -> str | None:

@@ -15,9 +15,9 @@ from typing import Iterator
 from app.claude.command import RunSpec, build_argv
 from app.claude.events import Event, error_result, parse_line
 from app.claude.process import KEEPALIVE, ClaudeProcess, Limits
+from app.errors import ServiceUnavailable
 
 __all__ = ["KEEPALIVE", "ClaudeRun", "Limits", "user_message"]
-from app.errors import ServiceUnavailable
 
 SECRET_ENV = ("API_KEY", "API_KEYS")  # the gateway's own keys never reach Claude's tools
 
