@@ -1,0 +1,240 @@
+"""One conversation turn as every surface runs it: policy, session lock, a process, its events.
+
+A `Turn` is started in the view, before the response begins, so a missing CLI, a
+busy or unknown session, a full queue or a policy refusal becomes a proper JSON
+error. Its process is, in this order: the session's idle process, if it missed no
+turn and has the same launch options; a warm one started for these options; a
+new one in a free budget slot; or one that a slot brings after waiting in the
+host's queue (a stream waits with keep-alives). When the turn ends, a process that
+answered it stays loaded for the session's next turn; any other is stopped.
+"""
+
+import time
+from dataclasses import replace
+from typing import Iterator
+
+from loguru import logger
+
+from app.claude.budget import QueueFull, Slot, Ticket
+from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
+from app.claude.pool import Kept
+from app.claude.run import ClaudeRun
+from app.errors import ApiError, Conflict, NotFound, TooManyRequests
+from app.gateway import Gateway
+from app.policy import TurnOptions, plan_turn
+
+UNKNOWN_SESSION = "No conversation found"
+NON_STREAM_POLL_SECONDS = 1.0
+
+
+class Turn:
+    """A started turn; iterate `events()` once, or `close()` it."""
+
+    def __init__(self, gateway: Gateway, options: TurnOptions, content: list[dict],
+                 owner: str = "", stream: bool = True):
+        self.gateway = gateway
+        plan = plan_turn(gateway, options)
+        self.workspace = plan.workspace
+        self.spec = plan.spec
+        self.session_id = plan.spec.resume
+        self.owner = owner
+        # A request that sends nothing until the end looks for its client every second.
+        self.limits = gateway.limits if stream else \
+            replace(gateway.limits, keepalive=min(NON_STREAM_POLL_SECONDS,
+                                                  gateway.limits.keepalive))
+        self.live = False  # served by a process that was already running (warm or idle)
+        self.run: ClaudeRun | None = None
+        self.client_gone = lambda: False  # set by views that can tell
+        self._content = content
+        self._param = options.names.get("session-id", "session-id")
+        self._kept: Kept | None = None
+        self._ticket: Ticket | None = None
+        self._queue_deadline = 0.0
+        self._turns = 0
+        self._closed = False
+        self._lock = None
+        logger.debug("prompt for workspace {!r}: {!r}", self.workspace or "shared",
+                     [block.get("text", "<image>")[:2000] for block in content])
+        try:
+            if self.session_id:
+                self._lock = gateway.sessions.lock(self.session_id,
+                                                   gateway.settings.session_wait_ms / 1000)
+            self._admit(stream)
+        except BaseException:
+            self.close()  # whatever failed, a started CLI and the lock go with it
+            raise
+
+    # -- getting a process ------------------------------------------------------------------
+
+    @property
+    def _launch_spec(self):
+        """What the process is started with, less the session it resumes."""
+        return replace(self.spec, resume=None)
+
+    def _admit(self, stream: bool) -> None:
+        kept = self._reuse()
+        if kept is not None:
+            self._begin(kept, cold=False)
+            return
+        slot = self.gateway.budget.try_take() or self._queue(stream)
+        if slot is not None:
+            self._start(slot)
+
+    def _reuse(self) -> Kept | None:
+        pool = self.gateway.pool
+        if self.session_id:
+            turns = self.gateway.sessions.turns_of(self.session_id)
+            return pool.take_idle(self.session_id, self._launch_spec, turns)
+        return pool.take_warm(self._launch_spec)
+
+    def _queue(self, stream: bool) -> Slot | None:
+        """Wait in the host's queue: all of it here, or a first part if a stream can go on."""
+        settings = self.gateway.settings
+        try:
+            self._ticket = self.gateway.budget.enqueue()
+        except QueueFull:
+            raise TooManyRequests(f"All {settings.max_processes} Claude Code processes are busy "
+                                  f"and {settings.queue_max} requests already wait; retry "
+                                  "later.") from None
+        total = settings.queue_timeout_ms / 1000
+        first = min(total, self.limits.keepalive) if stream else total
+        slot = self._ticket.wait(first)
+        if slot is None and first >= total:
+            raise self._queue_timeout()
+        self._ticket = None if slot is not None else self._ticket
+        self._queue_deadline = time.monotonic() + total - first
+        return slot
+
+    def _queue_timeout(self) -> TooManyRequests:
+        settings = self.gateway.settings
+        return TooManyRequests(f"All {settings.max_processes} Claude Code processes stayed busy "
+                               f"for {settings.queue_timeout_ms / 1000:g} s; retry later.")
+
+    def _start(self, slot: Slot) -> None:
+        try:
+            process = self.gateway.launch(self.spec, slot)
+        except BaseException:
+            slot.release()
+            raise
+        self._begin(Kept(process, slot, self._launch_spec), cold=True)
+
+    def _begin(self, kept: Kept, cold: bool) -> None:
+        self._kept = kept
+        self.live = not cold
+        if self.session_id:
+            self.gateway.inbox.clear(self.session_id)  # a request older than this turn
+        self.run = ClaudeRun(kept.process, self._content, self.limits, self.session_id)
+        if self.session_id:
+            if cold:
+                self._vet_resume()
+            self._count_turn(self.session_id)
+
+    def _vet_resume(self) -> None:
+        """Turn the CLI's 'no such session' into a 404 before any byte is sent."""
+        first = self.run.first_event()
+        if first is None or first.type != "result" or not first.data.get("is_error"):
+            return
+        self.run.process.wait(self.limits.kill_grace)
+        if UNKNOWN_SESSION in self.run.process.stderr_tail:
+            raise NotFound(f"Session {self.session_id} was not found in workspace "
+                           f"{self.workspace or 'shared'!r}.", param=self._param,
+                           code="session_not_found")
+
+    def _count_turn(self, session_id: str) -> None:
+        """Record the turn in the session's counter and make it reachable for interrupts."""
+        self._turns = self.gateway.sessions.begin_turn(session_id, self.workspace, self.owner)
+        self.gateway.pool.running[session_id] = self.interrupt
+
+    # -- running ----------------------------------------------------------------------------
+
+    def first_event(self) -> Event | None:
+        """The turn's first event, once it has a process (the session id comes with it)."""
+        event = self.run.first_event() if self.run is not None else None
+        if event is not None:
+            self._remember(event.session_id)
+        return event
+
+    def events(self) -> Iterator[Event | KeepAlive]:
+        """Yield the CLI's events (and KEEPALIVE), always ending with a result."""
+        try:
+            if self.run is None:
+                failure = yield from self._wait_in_queue()
+                if failure is not None:
+                    yield failure
+                    return
+            for event in self.run.events():
+                if isinstance(event, KeepAlive):
+                    if self.client_gone():
+                        logger.info("client gone; interrupting claude pid {}",
+                                    self.run.process.pid)
+                        self.interrupt()
+                else:
+                    self._remember(event.session_id)
+                yield event
+        finally:
+            self.close()
+
+    def _wait_in_queue(self) -> Iterator[KeepAlive]:
+        """Keep a stream alive while it waits for a slot; return a result if it cannot run."""
+        while True:
+            remaining = self._queue_deadline - time.monotonic()
+            slot = self._ticket.wait(max(0.0, min(self.limits.keepalive, remaining)))
+            if slot is not None:
+                self._ticket = None
+                try:
+                    self._start(slot)
+                except ApiError as exc:
+                    return error_result(exc.code or "error", exc.message, self.session_id)
+                return None
+            if remaining <= 0:
+                error = self._queue_timeout()
+                return error_result(error.code, error.message, self.session_id)
+            yield KEEPALIVE
+
+    def _remember(self, session_id: str | None) -> None:
+        """Count a new session's first turn, and hold it so no resume runs beside it."""
+        if not session_id or session_id == self.session_id:
+            return
+        self.session_id = session_id
+        if self._lock is None:
+            try:
+                self._lock = self.gateway.sessions.lock(session_id, 0)
+            except Conflict:
+                pass  # a request resuming it already waits its turn
+        self._count_turn(session_id)
+
+    def interrupt(self) -> None:
+        """End the running turn early; the CLI answers with its own result."""
+        if self.run is not None:
+            self.run.interrupt()
+
+    # -- ending -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Settle the process (kept for the next turn or stopped) and free the session."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._ticket is not None:
+                self._ticket.cancel()
+            if self.run is not None:
+                self._hand_back()
+        finally:
+            if self.session_id and self.gateway.pool.running.get(self.session_id) == \
+                    self.interrupt:
+                del self.gateway.pool.running[self.session_id]
+            if self._lock is not None:
+                self._lock.release()
+
+    def _hand_back(self) -> None:
+        """Keep a process that answered the turn; stop any other."""
+        run, kept = self.run, self._kept
+        if run.result is None and run.timed_out is None and kept.process.alive:
+            run.interrupt()  # the client left mid-turn: let the CLI end it cleanly
+            for _ in run.events():
+                pass
+        if run.finished and self.session_id:
+            self.gateway.pool.keep(kept, self.session_id, self._turns)
+        else:
+            kept.stop()
