@@ -67,9 +67,7 @@ def post_worker_init(worker):
     grace = max(0.0, worker.cfg.graceful_timeout - _settings.kill_timeout_ms / 1000 - 1)
 
     def on_term(signum, frame):
-        timer = threading.Timer(grace, _stop_children)
-        timer.daemon = True
-        timer.start()
+        _later(grace, _stop_children)
         if callable(previous):
             previous(signum, frame)
 
@@ -89,6 +87,34 @@ def worker_abort(worker):
 def worker_exit(server, worker):
     """Whatever ended the worker, leave no `claude` process behind."""
     _stop_children()
+
+
+def child_exit(server, worker):
+    """In the master: end the process groups of a worker that died without cleaning up.
+
+    A worker killed by SIGKILL (the OOM killer) runs none of its hooks; its budget
+    slots still name the groups of its `claude` children.
+    """
+    from app.claude.budget import Budget
+    budget = Budget(_settings.state_dir / "budget", _settings.max_processes, 0)
+    for pgid in budget.dead_worker_groups(worker.pid):
+        server.log.warning("worker %s died; ending its claude process group %s", worker.pid, pgid)
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _later(seconds, callback):
+    """Run `callback` after `seconds`, from a signal handler: a greenlet under gevent (whose
+    loop may not block in a handler), else a timer thread."""
+    if worker_class == "gevent":
+        import gevent
+        gevent.spawn_later(seconds, callback)
+        return
+    timer = threading.Timer(seconds, callback)
+    timer.daemon = True
+    timer.start()
 
 
 def _stop_children():

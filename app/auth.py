@@ -1,5 +1,6 @@
 """API keys: `Authorization: Bearer <key>` or `x-api-key: <key>`, compared in constant time."""
 
+import hashlib
 import hmac
 
 from werkzeug.datastructures import Headers
@@ -28,6 +29,11 @@ def check(headers: Headers, keys: tuple[str, ...]) -> str | None:
     if not any(matched):
         raise Unauthorized("Invalid API key.")
     return given
+
+
+def owner_of(key: str | None) -> str:
+    """The hash that stands for a client key in state (sessions, fingerprints): never the key."""
+    return hashlib.sha256((key or "").encode()).hexdigest()
 
 
 def mask(key: str | None) -> str:

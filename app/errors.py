@@ -27,6 +27,10 @@ class ApiError(Exception):
         return {"error": {"message": self.message, "type": self.type,
                           "param": self.param, "code": self.code}}
 
+    def headers(self) -> dict:
+        """Response headers the error needs besides its body (Retry-After, ...)."""
+        return {}
+
 
 class BadRequest(ApiError):
     status, code = 400, "invalid_request"
@@ -56,6 +60,34 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
+class TooManyRequests(ApiError):
+    """The host's process budget is spent and the queue is full or took too long."""
+    status, type, code = 429, "rate_limit_error", "capacity_exceeded"
+    retry_after = 5  # seconds: about one short turn
+
+    def headers(self) -> dict:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class BadGateway(ApiError):
+    """Claude Code or the API behind it failed."""
+    status, type, code = 502, "api_error", "upstream_error"
+
+
+class GatewayTimeout(ApiError):
+    """Claude Code hit a time limit."""
+    status, type, code = 504, "api_error", "timeout"
+
+
+class UpstreamRejected(ApiError):
+    """The Anthropic API refused the request Claude Code made (a 4xx of its own)."""
+    type, code = "invalid_request_error", "upstream_error"
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 class ServiceUnavailable(ApiError):
     status, type, code = 503, "service_unavailable", "cli_unavailable"
 
@@ -64,13 +96,14 @@ class InternalError(ApiError):
     status, type, code = 500, "server_error", "internal_error"
 
 
-def _from_http(exc: HTTPException) -> ApiError:
-    """Translate Werkzeug's errors (404 route, 405, 413, ...) into our shape."""
-    error = ApiError(exc.description or exc.name, code=exc.name.lower().replace(" ", "_"))
-    error.status = exc.code or 500
-    if error.status == 413:
-        error.message = "Request body is too large."
-    return error
+class HttpError(ApiError):
+    """One of Werkzeug's errors (404 route, 405, 413, ...) in our shape."""
+
+    def __init__(self, exc: HTTPException):
+        self.status = exc.code or 500
+        message = "Request body is too large." if self.status == 413 else \
+            exc.description or exc.name
+        super().__init__(message, code=exc.name.lower().replace(" ", "_"))
 
 
 def register(app: Flask) -> None:
@@ -78,11 +111,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        return jsonify(exc.body()), exc.status
+        return jsonify(exc.body()), exc.status, exc.headers()
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        error = _from_http(exc)
+        error = HttpError(exc)
         return jsonify(error.body()), error.status
 
     @app.errorhandler(Exception)

@@ -26,6 +26,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be a whole number, 0 or more")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 < value < 65536:
@@ -109,6 +116,15 @@ SETTINGS = (
             "how often a silent stream gets a keep-alive comment"),
     Setting("SESSION_WAIT_MS", "session_wait_ms", "10000", _positive_int,
             "how long a request waits for its session to be free before 409"),
+    Setting("MAX_CLAUDE_PROCESSES", "max_processes", "8", _positive_int,
+            "most claude processes on this host at once, across workers"),
+    Setting("QUEUE_TIMEOUT_MS", "queue_timeout_ms", "30000", _count,
+            "how long a request waits for a process before 429"),
+    Setting("QUEUE_MAX", "queue_max", "64", _count, "most requests waiting for a process"),
+    Setting("WARM_POOL_SIZE", "warm_pool_size", "1", _count,
+            "processes started in advance per worker for new conversations (0: off)"),
+    Setting("LIVE_IDLE_MS", "live_idle_ms", "300000", _count,
+            "how long a finished turn's process stays loaded for the next turn (0: off)"),
     Setting("MAX_BODY_BYTES", "max_body_bytes", "26214400", _positive_int,
             "largest request body accepted"),
     Setting("LOG_LEVEL", "log_level", "INFO", _choice(*LOG_LEVELS), "loguru level"),
@@ -145,6 +161,11 @@ class Settings:
     kill_timeout_ms: int
     keepalive_ms: int
     session_wait_ms: int
+    max_processes: int
+    queue_timeout_ms: int
+    queue_max: int
+    warm_pool_size: int
+    live_idle_ms: int
     max_body_bytes: int
     log_level: str
     log_format: str

@@ -22,13 +22,23 @@ def config(tmp_path) -> dict:
         "KEEPALIVE_INTERVAL_MS": "5000",
         "PROCESS_KILL_TIMEOUT_MS": "2000",
         "LOG_LEVEL": "WARNING",
+        "WARM_POOL_SIZE": "0",  # tests of the pool and live processes turn them on
+        "LIVE_IDLE_MS": "0",
     }
 
 
 @pytest.fixture
 def make_app(config):
-    """Build an app from the test config plus overrides."""
-    return lambda **overrides: create_app({**config, **overrides})
+    """Build an app from the test config plus overrides; its processes end with the test."""
+    apps = []
+
+    def build(**overrides):
+        apps.append(create_app({**config, **overrides}))
+        return apps[-1]
+
+    yield build
+    for app in apps:
+        app.extensions["gateway"].close()
 
 
 @pytest.fixture

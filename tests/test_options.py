@@ -2,7 +2,7 @@
 
 import pytest
 
-from app import options as opts
+from app.chat import options as opts
 from app.errors import BadRequest
 
 SESSION = "0f8fad5b-d9cb-469f-a165-70867728950e"

@@ -1,39 +1,85 @@
-"""The process runner on its own: limits that hold even when nobody reads the output."""
+"""The process runner on its own: limits that hold even when nobody reads, many turns, stops."""
 
 import threading
 
-from app.claude.process import ClaudeProcess, Limits, stop_all
-from app.claude.run import user_message
+from app.claude.events import KeepAlive
+from app.claude.process import LiveProcess, stop_all
+from app.claude.run import ClaudeRun, Limits
 from tests.conftest import FAKE_CLAUDE
 from tests.test_faults import process_gone, wait_until
 
 
-def start(prompt: str, tmp_path, **limits) -> ClaudeProcess:
-    process = ClaudeProcess([str(FAKE_CLAUDE), "--input-format=stream-json"], str(tmp_path),
-                            {"PATH": "/usr/bin:/bin"}, Limits(**limits))
-    process.send(user_message([{"type": "text", "text": prompt}]))
-    return process
+def spawn(tmp_path, kill_grace: float = 2) -> LiveProcess:
+    return LiveProcess([str(FAKE_CLAUDE), "--input-format=stream-json"], str(tmp_path),
+                       {"PATH": "/usr/bin:/bin"}, kill_grace)
 
 
-def test_total_limit_stops_a_run_nobody_reads(tmp_path):
-    process = start("fake:hang", tmp_path, total=0.3, kill_grace=1)
+def turn(process: LiveProcess, prompt: str, **limits) -> ClaudeRun:
+    return ClaudeRun(process, [{"type": "text", "text": prompt}], Limits(**limits), None)
+
+
+def events(run: ClaudeRun) -> list:
+    return [e for e in run.events() if not isinstance(e, KeepAlive)]
+
+
+def test_total_limit_stops_a_turn_nobody_reads(tmp_path):
+    process = spawn(tmp_path, kill_grace=1)
+    run = turn(process, "fake:hang", total=0.3, kill_grace=1)
     assert wait_until(lambda: process_gone(process.pid), seconds=5)
-    assert process.timed_out == "total"
+    assert run.timed_out == "total"
+
+
+def test_one_process_answers_several_turns_in_order(tmp_path):
+    process = spawn(tmp_path)
+    first = events(turn(process, "one"))
+    second = events(turn(process, "two"))
+    assert first[-1].data["result"] == "echo: one"
+    assert second[-1].data["result"] == "echo: two"
+    assert first[0].session_id == second[0].session_id
+    assert process.alive
+    process.stop()
+    assert process_gone(process.pid)
+
+
+def test_an_interrupt_ends_the_turn_with_the_clis_result_and_keeps_the_process(tmp_path):
+    process = spawn(tmp_path)
+    run = turn(process, "fake:hang")
+    assert run.first_event().type == "system"
+    run.interrupt()
+    result = events(run)[-1].data
+    assert result["subtype"] == "error_during_execution" and not result.get("synthetic")
+    assert run.finished and process.alive
+    assert events(turn(process, "after"))[-1].data["result"] == "echo: after"
+    process.stop()
+
+
+def test_an_ignored_interrupt_stops_the_process_after_the_grace(tmp_path):
+    process = spawn(tmp_path, kill_grace=0.5)
+    run = turn(process, "fake:ignore-interrupt", kill_grace=0.5)
+    run.first_event()
+    run.interrupt()
+    result = events(run)[-1].data
+    assert result["subtype"] == "interrupted" and result["synthetic"]
+    assert process_gone(process.pid)
 
 
 def test_stop_all_ends_every_child_within_one_grace(tmp_path):
-    processes = [start("fake:ignore-term", tmp_path, kill_grace=0.5) for _ in range(4)]
+    processes = [spawn(tmp_path, kill_grace=0.5) for _ in range(4)]
+    runs = [turn(p, "fake:ignore-term") for p in processes]
+    for run in runs:
+        run.first_event()
     stop_all()
     assert all(process_gone(p.pid) for p in processes)
 
 
 def test_a_stop_from_elsewhere_wakes_a_waiting_reader(tmp_path):
-    process = start("fake:hang", tmp_path, keepalive=60)
-    lines = process.lines()
-    assert b'"init"' in next(lines)
+    process = spawn(tmp_path)
+    run = turn(process, "fake:hang", keepalive=60)
+    assert run.first_event().type == "system"
     rest = []
-    reader = threading.Thread(target=lambda: rest.extend(lines))  # blocks in its 60 s wait
+    reader = threading.Thread(target=lambda: rest.extend(events(run)))  # blocks in its 60 s wait
     reader.start()
     process.stop()
     reader.join(timeout=30)
-    assert not reader.is_alive() and rest == []
+    assert not reader.is_alive()
+    assert [e.type for e in rest] == ["system", "result"] and rest[-1].data["synthetic"]

@@ -7,6 +7,14 @@ from loguru import logger
 
 
 @dataclass(frozen=True)
+class KeepAlive:
+    """Nothing happened for a keep-alive interval: streams send a comment, others look around."""
+
+
+KEEPALIVE = KeepAlive()
+
+
+@dataclass(frozen=True)
 class Event:
     """One JSON object the CLI printed, with its original line for passthrough."""
     data: dict
@@ -43,10 +51,10 @@ def parse_line(line: bytes) -> Event | None:
     return Event(data, raw)
 
 
-def error_result(subtype: str, message: str, session_id: str | None) -> Event:
+def error_result(subtype: str, message: str, session_id: str | None, **extra) -> Event:
     """A `result` event for a run that ended without one of its own."""
     return Event.made({
         "type": "result", "subtype": subtype, "is_error": True, "result": message,
         "session_id": session_id, "num_turns": 0, "total_cost_usd": 0,
-        "usage": {"input_tokens": 0, "output_tokens": 0}, "synthetic": True,
+        "usage": {"input_tokens": 0, "output_tokens": 0}, "synthetic": True, **extra,
     })

@@ -1,97 +1,177 @@
-"""One `claude` child process: spawned in its own group, read line by line, always reaped.
+"""One live `claude` child: its own process group, pipes it owns, a routing reader, always reaped.
 
-Reader threads turn stdout into a queue of lines and drain stderr into a bounded
-tail, so a chatty stderr never blocks the child. Under gunicorn's gevent worker
-the standard library is already patched, and the same threads and queue become
-cooperative greenlets.
+The child reads JSON lines on stdin (user messages and control requests) for as
+long as it lives, so one process can serve many turns. One reader thread routes
+each stdout line: a `control_response` to the request waiting for it, a
+`control_request` to a handler, anything else to the queue of the turn being
+run. A writer thread feeds stdin, so a large prompt never blocks the caller, and
+stderr drains into a bounded tail. Under gunicorn's gevent worker the standard
+library is already patched, and these threads and queues become greenlets.
 """
 
+import json
 import os
 import queue
 import signal
 import subprocess
 import threading
 import time
-import weakref
+import uuid
 from collections import deque
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable
 
 from loguru import logger
 
-KEEPALIVE = object()  # yielded by `lines()` while the child is silent
+from app.claude.events import KEEPALIVE, Event, KeepAlive, parse_line
+
 STDERR_TAIL_BYTES = 8192
-_LINE_QUEUE_SIZE = 256
+_EVENT_QUEUE_SIZE = 256
 _EOF = object()
-_live: "weakref.WeakSet[ClaudeProcess]" = weakref.WeakSet()
+_live: "set[LiveProcess]" = set()
+_live_lock = threading.Lock()
+
+ControlHandler = Callable[[dict], dict]  # a control request's body -> the response body
 
 
-@dataclass(frozen=True)
-class Limits:
-    """How long a run may last and stay silent, and how stops escalate (seconds)."""
-    total: float = 3600.0
-    inactivity: float = 300.0
-    kill_grace: float = 5.0
-    keepalive: float = 15.0
+class LiveProcess:
+    """A running child; one turn at a time reads its events, anyone may stop it."""
 
-
-class ClaudeProcess:
-    """A running child whose stdout lines are consumed by exactly one reader."""
-
-    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], limits: Limits):
-        self.limits = limits
-        self.timed_out: str | None = None  # "total" or "inactivity" once a limit fired
-        self._stderr = deque()
+    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], kill_grace: float,
+                 on_stop: list[Callable[[], None]] | None = None):
+        self.kill_grace = kill_grace
+        self.handlers: dict[str, ControlHandler] = {}
+        self.ended = False  # stdout reached EOF: nothing more will come
+        self._on_stop = list(on_stop or ())
+        self._events: queue.Queue = queue.Queue(maxsize=_EVENT_QUEUE_SIZE)
+        self._stdin: queue.Queue = queue.Queue()
+        self._responses: dict[str, dict] = {}
+        self._stderr: deque[bytes] = deque()
         self._stderr_size = 0
-        self._lines: queue.Queue = queue.Queue(maxsize=_LINE_QUEUE_SIZE)
         self._stop_lock = threading.Lock()
         self._stopping = False
-        self._started = time.monotonic()
+        self._stopped = False
         self._proc = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True)
         self.pid = self._proc.pid
-        _live.add(self)
-        self._threads = [self._spawn(self._read_stdout), self._spawn(self._drain_stderr)]
-        # The total limit holds even when nobody reads (a stalled client, a slow socket).
-        self._watchdog = threading.Timer(limits.total, self._expire_total)
-        self._watchdog.daemon = True
-        self._watchdog.start()
+        with _live_lock:
+            _live.add(self)
+        self._threads = [self._spawn(target) for target in
+                         (self._read_stdout, self._drain_stderr, self._write_stdin)]
 
     def _spawn(self, target) -> threading.Thread:
         thread = threading.Thread(target=target, daemon=True, name=f"claude-{self.pid}")
         thread.start()
         return thread
 
-    def send(self, data: bytes, close: bool = True) -> None:
-        """Write to the child's stdin from a thread, so a large prompt never blocks us."""
-        self._spawn(lambda: self._write_stdin(data, close))
+    @property
+    def alive(self) -> bool:
+        """Running, not being stopped, and still able to answer."""
+        return not (self._stopping or self.ended) and self._proc.poll() is None
 
-    def _write_stdin(self, data: bytes, close: bool) -> None:
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the child has ended, else None."""
+        return self._proc.poll()
+
+    @property
+    def stderr_tail(self) -> str:
+        """The last few KB the child wrote to stderr, for error messages."""
+        tail = b"".join(self._stderr)[-STDERR_TAIL_BYTES:]
+        return tail.decode("utf-8", errors="replace").strip()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def send(self, frame: dict) -> None:
+        """Queue one JSON line for stdin (ASCII escapes keep any string encodable)."""
+        self._stdin.put((json.dumps(frame) + "\n").encode("ascii"))
+
+    def request(self, subtype: str, **fields) -> str:
+        """Send a control request without waiting; its response lands in `response()`."""
+        request_id = "gw-" + uuid.uuid4().hex[:16]
+        self.send({"type": "control_request", "request_id": request_id,
+                   "request": {"subtype": subtype, **fields}})
+        return request_id
+
+    def response(self, request_id: str) -> dict | None:
+        """The CLI's answer to a control request, once it has come."""
+        return self._responses.pop(request_id, None)
+
+    def _write_stdin(self) -> None:
         try:
-            self._proc.stdin.write(data)
-            self._proc.stdin.flush()
-            if close:
-                self._proc.stdin.close()
+            for data in iter(self._stdin.get, None):
+                self._proc.stdin.write(data)
+                self._proc.stdin.flush()
         except (BrokenPipeError, ValueError, OSError):
             pass  # the child is gone; its exit is reported through stdout
+        finally:
+            _close_quietly(self._proc.stdin)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def next_event(self, timeout: float) -> Event | KeepAlive | None:
+        """The next event for the running turn; KEEPALIVE after `timeout`, None at the end."""
+        if self.ended and self._events.empty():
+            return None
+        try:
+            item = self._events.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return None if self._stopping else KEEPALIVE
+        return None if item is _EOF else item
+
+    def drain(self) -> int:
+        """Drop events left from an earlier turn; return how many there were."""
+        dropped = 0
+        while not self._events.empty():
+            if self._events.get_nowait() is _EOF:
+                self._events.put(_EOF)
+                break
+            dropped += 1
+        return dropped
 
     def _read_stdout(self) -> None:
         try:
             for line in self._proc.stdout:  # readline has no length limit
-                if not self._put(line):
+                event = parse_line(line)
+                if event is not None and not self._route(event):
                     return
         except (ValueError, OSError):
             pass
         finally:
             _close_quietly(self._proc.stdout)
+            self.ended = True
             self._put(_EOF)
+
+    def _route(self, event: Event) -> bool:
+        """Hand an event to whoever it is for; False once the process is being stopped."""
+        if event.type == "control_response":
+            response = event.data.get("response") or {}
+            self._responses[str(response.get("request_id"))] = response
+            return True
+        if event.type == "control_request":
+            self._answer(event.data)
+            return True
+        return self._put(event)
+
+    def _answer(self, frame: dict) -> None:
+        """Answer the CLI's own control request with the registered handler, or refuse it."""
+        body = frame.get("request") or {}
+        handler = self.handlers.get(body.get("subtype"))
+        reply = {"subtype": "error", "request_id": frame.get("request_id"),
+                 "error": f"the gateway does not handle {body.get('subtype')!r}"}
+        if handler is not None:
+            try:
+                reply = {"subtype": "success", "request_id": frame.get("request_id"),
+                         "response": handler(body)}
+            except Exception as exc:  # a handler's failure is the CLI's answer, not our crash
+                reply["error"] = str(exc)
+        self.send({"type": "control_response", "response": reply})
 
     def _put(self, item) -> bool:
         """Queue an item, giving up once the process is being stopped."""
         while not self._stopping:
             try:
-                self._lines.put(item, timeout=0.2)
+                self._events.put(item, timeout=0.2)
                 return True
             except queue.Full:
                 continue
@@ -109,62 +189,15 @@ class ClaudeProcess:
         finally:
             _close_quietly(self._proc.stderr)
 
-    @property
-    def stderr_tail(self) -> str:
-        """The last few KB the child wrote to stderr, for error messages."""
-        tail = b"".join(self._stderr)[-STDERR_TAIL_BYTES:]
-        return tail.decode("utf-8", errors="replace").strip()
+    # -- ending ---------------------------------------------------------------------------
 
-    @property
-    def returncode(self) -> int | None:
-        """The exit status once the child has ended, else None."""
-        return self._proc.poll()
-
-    def lines(self) -> Iterator[bytes | object]:
-        """Yield stdout lines, and KEEPALIVE while silent, until EOF or a time limit."""
-        last_activity = time.monotonic()
-        while True:
-            now = time.monotonic()
-            deadline = min(self._started + self.limits.total,
-                           last_activity + self.limits.inactivity)
-            if now >= deadline:
-                self._expire(now)
-                return
-            wait = 0 if self._stopping else min(self.limits.keepalive, deadline - now)
-            try:
-                item = self._lines.get(timeout=wait)
-            except queue.Empty:
-                if self._stopping:
-                    return  # stopped from elsewhere: what was queued has been read
-                if time.monotonic() < deadline:
-                    yield KEEPALIVE
-                continue
-            if item is _EOF:
-                self._wait_exit()
-                return
-            last_activity = time.monotonic()
-            yield item
-
-    def _expire(self, now: float) -> None:
-        """Record which limit fired and stop the child."""
-        total_hit = now >= self._started + self.limits.total
-        self.timed_out = self.timed_out or ("total" if total_hit else "inactivity")
-        logger.warning("claude pid {} hit its {} timeout; stopping it", self.pid, self.timed_out)
-        self.stop()
-
-    def _expire_total(self) -> None:
-        """The watchdog's end of a run that outlived its total limit."""
-        if self.returncode is None:
-            self.timed_out = "total"
-            self._expire(time.monotonic())
-
-    def _wait_exit(self) -> None:
-        """After EOF, give the child its kill grace to exit on its own, then stop it."""
+    def wait(self, seconds: float) -> bool:
+        """Wait for the child to exit by itself; tell whether it did."""
         try:
-            self._proc.wait(timeout=self.limits.kill_grace)
+            self._proc.wait(timeout=seconds)
+            return True
         except subprocess.TimeoutExpired:
-            pass
-        self.stop()
+            return False
 
     def terminate(self) -> None:
         """Ask the whole group to end (SIGTERM) without waiting; `stop()` finishes the job."""
@@ -179,26 +212,27 @@ class ClaudeProcess:
         Idempotent; a second caller waits until the first has finished.
         """
         with self._stop_lock:
-            if self._proc.returncode is not None and self not in _live:
+            if self._stopped:
                 return
-            self._watchdog.cancel()
             self.terminate()
-            try:
-                self._proc.wait(timeout=self.limits.kill_grace)
-            except subprocess.TimeoutExpired:
+            if not self.wait(self.kill_grace):
                 logger.warning("claude pid {} ignored SIGTERM; killing it", self.pid)
                 _signal_group(self.pid, signal.SIGKILL)
                 self._proc.wait()
             _signal_group(self.pid, signal.SIGKILL)  # stragglers the child left in its group
-            _close_quietly(self._proc.stdin)  # the readers close stdout and stderr at EOF
+            self._stdin.put(None)
             for thread in self._threads:
                 thread.join(timeout=1.0)  # so stderr_tail holds everything the child wrote
-            _live.discard(self)
+            self._stopped = True
+            with _live_lock:
+                _live.discard(self)
+            for callback in self._on_stop:
+                callback()
 
     def _wake_reader(self) -> None:
-        """Unblock `lines()` at once instead of at its next keep-alive tick."""
+        """Unblock `next_event()` at once instead of at its next keep-alive tick."""
         try:
-            self._lines.put_nowait(_EOF)
+            self._events.put_nowait(_EOF)
         except queue.Full:
             pass  # a full queue means the reader is not waiting
 
@@ -217,12 +251,19 @@ def _close_quietly(stream) -> None:
         pass
 
 
+def live_count() -> int:
+    """How many children this worker has running now."""
+    with _live_lock:
+        return len(_live)
+
+
 def stop_all() -> None:
     """Stop every child of this worker; called when the worker shuts down.
 
     All groups get SIGTERM first, so the kill grace runs once, not once per child.
     """
-    processes = list(_live)
+    with _live_lock:
+        processes = list(_live)
     for process in processes:
         process.terminate()
     for process in processes:

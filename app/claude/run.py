@@ -1,32 +1,41 @@
-"""One CLI turn: start the process for a spec, send the prompt, yield events to a result.
+"""Starting a CLI process for a spec, and running one turn on a live process.
 
-The event stream always ends with a `result`: the CLI's own, or one made here
-when the CLI timed out, crashed or printed none, quoting its stderr tail.
+A turn's event stream always ends with a `result`: the CLI's own, or one made
+here when the CLI timed out, crashed or printed none, quoting its stderr tail.
+The process outlives the turn; whoever holds it decides to keep or stop it.
 """
 
-import json
 import os
 import signal
 import tempfile
-from collections import deque
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from loguru import logger
 
 from app.claude.command import RunSpec, build_argv
-from app.claude.events import Event, error_result, parse_line
-from app.claude.process import KEEPALIVE, ClaudeProcess, Limits
+from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
+from app.claude.process import LiveProcess
 from app.errors import ServiceUnavailable
-
-__all__ = ["KEEPALIVE", "ClaudeRun", "Limits", "user_message"]
 
 SECRET_ENV = ("API_KEY", "API_KEYS")  # the gateway's own keys never reach Claude's tools
 
 
-def user_message(content: list[dict]) -> bytes:
-    """Encode a prompt as the stream-json user message the CLI reads on stdin."""
-    message = {"type": "user", "message": {"role": "user", "content": content}}
-    # ASCII escapes keep any string encodable, lone surrogates included.
-    return (json.dumps(message) + "\n").encode("ascii")
+@dataclass(frozen=True)
+class Limits:
+    """How long a turn may last and stay silent, and how stops escalate (seconds)."""
+    total: float = 3600.0
+    inactivity: float = 300.0
+    kill_grace: float = 5.0
+    keepalive: float = 15.0
+
+
+def user_message(content: list[dict]) -> dict:
+    """A prompt as the stream-json user message the CLI reads on stdin."""
+    return {"type": "user", "message": {"role": "user", "content": content}}
 
 
 def child_env() -> dict[str, str]:
@@ -34,66 +43,123 @@ def child_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
 
 
-class ClaudeRun:
-    """A started CLI turn; iterate `events()` once, or call `close()`."""
+def launch(executable: str | None, spec: RunSpec, kill_grace: float,
+           on_stop: list[Callable[[], None]]) -> LiveProcess:
+    """Start a process for `spec` that waits for its first message; 503 if it cannot start."""
+    if executable is None:
+        raise ServiceUnavailable("The Claude Code CLI was not found: install it or set "
+                                 "CLAUDE_PATH.")
+    prompt_file = _write_temp(spec.system_prompt) if spec.system_prompt else None
+    cleanup = [lambda: prompt_file.unlink(missing_ok=True)] if prompt_file else []
+    try:
+        return LiveProcess(build_argv(executable, spec, prompt_file), str(spec.cwd), child_env(),
+                           kill_grace, on_stop=[*on_stop, *cleanup])
+    except OSError as exc:
+        for callback in [*on_stop, *cleanup]:
+            callback()
+        raise ServiceUnavailable(f"The Claude Code CLI could not be started: {exc}") from None
 
-    def __init__(self, executable: str | None, spec: RunSpec, content: list[dict],
-                 limits: Limits):
-        if executable is None:
-            raise ServiceUnavailable("The Claude Code CLI was not found: install it or set "
-                                     "CLAUDE_PATH.")
-        self.session_id = spec.resume
+
+class ClaudeRun:
+    """One turn on a live process; iterate `events()` once. It never stops the process itself,
+    except when a time limit fires."""
+
+    def __init__(self, process: LiveProcess, content: list[dict], limits: Limits,
+                 session_id: str | None):
+        self.process = process
+        self.limits = limits
+        self.session_id = session_id
         self.result: Event | None = None
-        self._pending: deque[Event] = deque()
-        stdin = user_message(content)
-        self._prompt_file = _write_temp(spec.system_prompt) if spec.system_prompt else None
-        argv = build_argv(executable, spec, self._prompt_file)
-        try:
-            self.process = ClaudeProcess(argv, str(spec.cwd), child_env(), limits)
-        except OSError as exc:
-            self._remove_prompt_file()
-            raise ServiceUnavailable(f"The Claude Code CLI could not be started: {exc}") from None
-        self.process.send(stdin)
+        self.timed_out: str | None = None  # "total", "inactivity" or "interrupt" once one fired
+        self._interrupt_by: float | None = None  # when an unanswered interrupt turns into a stop
+        self._pending: list[Event] = []
+        self._started = time.monotonic()
+        if process.drain():
+            logger.warning("claude pid {} had events left from its last turn", process.pid)
+        process.send(user_message(content))
+        # The total limit holds even when nobody reads (a stalled client, a slow socket).
+        self._watchdog = threading.Timer(limits.total, self._expire, ("total",))
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    @property
+    def finished(self) -> bool:
+        """The CLI answered this turn with its own result, and could take another."""
+        return (self.result is not None and not self.result.data.get("synthetic")
+                and self.process.alive)
 
     def first_event(self) -> Event | None:
-        """Wait for the first event without consuming it (used to vet a resume)."""
+        """Wait for the first event without consuming it (the session id comes with it)."""
         if not self._pending:
-            for item in self.process.lines():
-                event = None if item is KEEPALIVE else parse_line(item)
-                if event is not None:
-                    self._pending.append(self._track(event))
+            for item in self._read():
+                if not isinstance(item, KeepAlive):
+                    self._pending.append(item)
                     break
         return self._pending[0] if self._pending else None
 
-    def events(self) -> Iterator[Event | object]:
+    def events(self) -> Iterator[Event | KeepAlive]:
         """Yield events (and KEEPALIVE while silent), always ending with a result."""
         try:
             while self._pending:
-                yield self._track(self._pending.popleft())
-            for item in self.process.lines():
-                event = item if item is KEEPALIVE else parse_line(item)
-                if event is not None:
-                    yield event if event is KEEPALIVE else self._track(event)
+                yield self._pending.pop(0)
+            yield from self._read()
             if self.result is None:
                 yield self._track(self._failure())
         finally:
-            self.close()
+            self._watchdog.cancel()
+
+    def _read(self) -> Iterator[Event | KeepAlive]:
+        """The process's events up to this turn's result, its end, or a time limit."""
+        last_activity = time.monotonic()
+        while self.result is None:
+            now = time.monotonic()
+            limits = {"total": self._started + self.limits.total,
+                      "inactivity": last_activity + self.limits.inactivity,
+                      "interrupt": self._interrupt_by or float("inf")}
+            deadline = min(limits.values())
+            if now >= deadline:
+                self._expire(min(limits, key=limits.get))
+                return
+            item = self.process.next_event(min(self.limits.keepalive, deadline - now))
+            if item is None:
+                self.process.wait(self.limits.kill_grace)  # so the exit status is known
+                return
+            if item is KEEPALIVE:
+                yield item
+                continue
+            last_activity = time.monotonic()
+            yield self._track(item)
 
     def _track(self, event: Event) -> Event:
         if event.session_id:
             self.session_id = event.session_id
         if event.type == "result":
             self.result = event
+            self._watchdog.cancel()
         return event
 
+    def interrupt(self) -> None:
+        """Ask the CLI to end this turn now; stop it if it has not within the kill grace."""
+        if self.result is None and self.process.alive and self._interrupt_by is None:
+            self._interrupt_by = time.monotonic() + self.limits.kill_grace
+            self.process.request("interrupt")
+
+    def _expire(self, limit: str) -> None:
+        """Record which limit fired and stop the process: a turn that overran is not kept."""
+        if self.result is None and self.timed_out is None:
+            self.timed_out = limit
+            logger.warning("claude pid {} hit its {} limit; stopping it", self.process.pid, limit)
+            self.process.stop()
+
     def _failure(self) -> Event:
-        """Explain why the run ended without a result."""
+        """Explain why the turn ended without a result."""
         process = self.process
-        if process.timed_out:
-            limit = (process.limits.total if process.timed_out == "total"
-                     else process.limits.inactivity)
-            message = (f"Claude Code hit the {process.timed_out} timeout ({limit:g} s) "
-                       "and was stopped.")
+        if self.timed_out == "interrupt":
+            message = "Claude Code did not end its turn when interrupted and was stopped."
+            subtype = "interrupted"
+        elif self.timed_out:
+            limit = self.limits.total if self.timed_out == "total" else self.limits.inactivity
+            message = f"Claude Code hit the {self.timed_out} timeout ({limit:g} s) and was stopped."
             subtype = "timeout"
         else:
             message = f"Claude Code {_exit_text(process.returncode)} without a result."
@@ -101,16 +167,6 @@ class ClaudeRun:
         if process.stderr_tail:
             message += f" stderr: {process.stderr_tail[-2000:]}"
         return error_result(subtype, message, self.session_id)
-
-    def close(self) -> None:
-        """Stop the process and remove temporary files; safe to call twice."""
-        self.process.stop()
-        self._remove_prompt_file()
-
-    def _remove_prompt_file(self) -> None:
-        if self._prompt_file is not None:
-            self._prompt_file.unlink(missing_ok=True)
-            self._prompt_file = None
 
 
 def _exit_text(returncode: int | None) -> str:

@@ -3,8 +3,6 @@
 import time
 import uuid
 
-from app.errors import ApiError
-
 SYSTEM_FINGERPRINT = "fp_claude_code_gateway"
 
 
@@ -22,29 +20,6 @@ def usage(result: dict | None) -> dict:
 def finish_reason(result: dict | None) -> str:
     """`length` when Claude Code's turn limit ended the run, else `stop`."""
     return "length" if (result or {}).get("subtype") == "error_max_turns" else "stop"
-
-
-def result_error(result: dict | None) -> ApiError | None:
-    """The error a failed run amounts to, or None when it answered."""
-    if result is None:
-        return _error(502, "Claude Code ended without a result.", "process_error")
-    if not result.get("is_error") or result.get("subtype") == "error_max_turns":
-        return None
-    message = result.get("result") or "; ".join(result.get("errors") or []) or "Claude Code failed."
-    subtype = result.get("subtype") or "error"
-    if subtype == "timeout":
-        return _error(504, message, "timeout")
-    status = result.get("api_error_status")
-    if isinstance(status, int) and 400 <= status < 500 and status not in (401, 403):
-        return _error(status, message, "upstream_error")
-    return _error(502, message, subtype if subtype != "success" else "upstream_error")
-
-
-def _error(status: int, message: str, code: str) -> ApiError:
-    error = ApiError(message, code=code)
-    error.status = status
-    error.type = "invalid_request_error" if status < 500 else "api_error"
-    return error
 
 
 class ChunkMaker:

@@ -11,15 +11,17 @@ from typing import Iterator
 
 from loguru import logger
 
-from app import options as opts
 from app import sse
-from app.claude.run import KEEPALIVE
-from app.conversations import ConversationStore, fingerprint
+from app.chat import options as opts
+from app.chat.conversations import ConversationStore, fingerprint
+from app.chat.results import result_error
+from app.claude.events import KeepAlive
 from app.errors import InternalError
 from app.openai import format as fmt
-from app.openai.request import ChatRequest, Message
+from app.chat.message import Message
+from app.openai.request import ChatRequest
 from app.openai.translate import Delta, Translator
-from app.turns import Turn
+from app.chat.turn import Turn
 
 
 @dataclass
@@ -56,12 +58,12 @@ class ChatReply:
                                                   "refusal": None})))
         translator = Translator(self.display)
         for item in self._deltas(translator):
-            if item is KEEPALIVE:
+            if isinstance(item, KeepAlive):
                 yield sse.KEEPALIVE_COMMENT
                 continue
             content.append(item.content)
             yield sse.message(json.dumps(maker.chunk(_delta(item)), ensure_ascii=False))
-        error = fmt.result_error(translator.result)
+        error = result_error(translator.result)
         if error is not None:
             yield sse.message(json.dumps(error.body()))
         else:
@@ -74,8 +76,8 @@ class ChatReply:
     def complete(self) -> dict:
         """The whole answer as one `chat.completion`; raises the run's error if it failed."""
         translator = Translator(self.display)
-        pieces = [item for item in self._deltas(translator) if item is not KEEPALIVE]
-        error = fmt.result_error(translator.result)
+        pieces = [item for item in self._deltas(translator) if not isinstance(item, KeepAlive)]
+        error = result_error(translator.result)
         if error is not None:
             raise error
         content = self.header() + "".join(piece.content for piece in pieces)
@@ -84,9 +86,9 @@ class ChatReply:
                               "".join(piece.reasoning for piece in pieces),
                               translator.result, self.turn.session_id)
 
-    def _deltas(self, translator: Translator) -> Iterator[Delta | object]:
+    def _deltas(self, translator: Translator) -> Iterator[Delta | KeepAlive]:
         for event in self.turn.events():
-            if event is KEEPALIVE:
+            if isinstance(event, KeepAlive):
                 yield event
             else:
                 yield from (d for d in translator.feed(event) if d.content or d.reasoning)

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.bodies import validate as load_with
-from app.claude.command import check_model
+from app.chat.message import Message
+from app.chat.models import DEFAULT_MODEL, resolve_model
 from app.errors import BadRequest
 from app.schemas import StrictBoolean
 
-DEFAULT_MODEL = "claude-code"
-FAMILIES = ("sonnet", "opus", "haiku")
 HANDLED = {"model", "messages", "stream", "stream_options", "reasoning_effort"}
 ROLES = ("system", "developer", "user", "assistant")
 EFFORT_BY_REASONING = {"none": "low", "minimal": "low", "low": "low", "medium": "medium",
@@ -41,14 +40,6 @@ class ChatSchema(Schema):
 
 
 chat_schema = ChatSchema()
-
-
-@dataclass(frozen=True)
-class Message:
-    """One chat message reduced to its text and images (as Claude content blocks)."""
-    role: str
-    text: str
-    images: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,19 +67,6 @@ def parse_chat(payload: dict, aliases: dict[str, str]) -> ChatRequest:
         include_usage=bool((body["stream_options"] or {}).get("include_usage")),
         effort=EFFORT_BY_REASONING.get(body["reasoning_effort"] or ""),
         ignored=sorted(set(payload) - HANDLED))
-
-
-def resolve_model(name: str, aliases: dict[str, str]) -> str | None:
-    """The CLI model for a /v1 model name (None: the CLI's default); 400 if unknown."""
-    if name == DEFAULT_MODEL:
-        return None
-    if name in aliases:
-        return aliases[name]
-    if name in FAMILIES or name.startswith("claude-"):
-        return check_model(name)
-    allowed = ", ".join([DEFAULT_MODEL, *FAMILIES, "claude-<model id>", *sorted(aliases)])
-    raise BadRequest(f"Unknown model {name!r}: use one of {allowed}.", param="model",
-                     code="model_not_found")
 
 
 def _message(index: int, raw) -> Message:

@@ -1,21 +1,18 @@
 """`POST /v1/chat/completions`: OpenAI-compatible, steered by in-prompt option lines."""
 
-import hashlib
-
 from flask import Blueprint, g, jsonify, request
 
 from app import requestlog, sse
+from app.auth import owner_of
 from app.bodies import read_json
+from app.chat.converse import ChatAsk, start_chat_turn
 from app.claude.command import check_session_id
-from app.conversations import Continuation, context_text, continue_conversation
-from app.errors import BadRequest, NotFound
-from app.gateway import Gateway, current
+from app.disconnect import watcher
+from app.errors import BadRequest
+from app.gateway import current
 from app.openai.reply import ChatReply
-from app.openai.request import ChatRequest, parse_chat, resolve_model
-from app.options import split_options
-from app.policy import TurnOptions
+from app.openai.request import parse_chat
 from app.settings import TOOL_DISPLAYS
-from app.turns import Turn
 
 bp = Blueprint("chat", __name__, url_prefix="/v1")
 
@@ -25,27 +22,18 @@ def completions():
     """Run one conversation turn and answer as a chat completion (streamed or not)."""
     gateway = current()
     chat = parse_chat(read_json(request), gateway.settings.model_aliases)
-    given, prompt = split_options(chat.messages[-1].text)
-    if not prompt.strip() and not chat.messages[-1].images:
-        problem = "holds only options: add the request for Claude after them" if given \
-            else "is empty: there is nothing to ask"
-        raise BadRequest(f"The last message {problem}.",
-                         param=f"messages[{len(chat.messages) - 1}].content")
-    scope = hashlib.sha256((g.get("api_key") or "").encode()).hexdigest()
-    found = continue_conversation(chat.messages, given, _session_header(),
-                                  gateway.conversations, scope)
-    display = _display(gateway, found.options)
+    owner = owner_of(g.get("api_key"))
+    display_header = _display_header()
+    started = start_chat_turn(gateway, ChatAsk(chat.messages, chat.cli_model, chat.effort,
+                                               _session_header(), owner, chat.stream))
+    turn = started.turn
     try:
-        turn = _start(gateway, chat, found, prompt)
-    except NotFound:
-        if found.explicit:
-            raise
-        found = found.afresh(chat.messages[:-1])  # the inherited session is gone: start over
-        turn = _start(gateway, chat, found, prompt)
-    try:
-        turn.run.first_event()  # the session id, for the headers, arrives with init
-        return _answer(ChatReply(turn, chat, found.options, display,
-                                 gateway.settings.options_echo, gateway.conversations, scope))
+        display = started.options.get("tool-display") or display_header or \
+            gateway.settings.tool_display
+        turn.first_event()  # the session id, for the headers, arrives with init
+        reply = ChatReply(turn, chat, started.options, display, gateway.settings.options_echo,
+                          gateway.conversations, owner)
+        return _answer(reply)
     except BaseException:
         turn.close()
         raise
@@ -53,12 +41,15 @@ def completions():
 
 def _answer(reply: ChatReply):
     """Stream the reply, or run it to the end and return the completion."""
-    requestlog.annotate(workspace=reply.turn.workspace or "shared", session=reply.turn.session_id)
-    headers = {"X-Session-Id": reply.turn.session_id or ""}
+    turn = reply.turn
+    requestlog.annotate(workspace=turn.workspace or "shared", session=turn.session_id,
+                        live=turn.live)
+    headers = {"X-Session-Id": turn.session_id or ""}
     if reply.chat.ignored:
         headers["X-Ignored-Params"] = ", ".join(reply.chat.ignored)
     if reply.chat.stream:
-        return sse.response(reply.stream(), reply.turn.close, headers)
+        return sse.response(reply.stream(), turn.close, headers)
+    turn.client_gone = watcher(request.environ)
     return jsonify(reply.complete()), 200, headers
 
 
@@ -67,39 +58,11 @@ def _session_header() -> str | None:
     return check_session_id(value, "X-Session-Id") if value else None
 
 
-def _display(gateway: Gateway, options: dict) -> str:
-    """Option line, then X-Tool-Display header, then the operator's default."""
-    chosen = options.get("tool-display") or request.headers.get("X-Tool-Display")
+def _display_header() -> str | None:
+    """How tools show, if the X-Tool-Display header says (an option line beats it)."""
+    chosen = request.headers.get("X-Tool-Display")
     if chosen and chosen not in TOOL_DISPLAYS:
         raise BadRequest(f"X-Tool-Display must be one of {', '.join(TOOL_DISPLAYS)}.",
                          param="X-Tool-Display")
-    return chosen or gateway.settings.tool_display
+    return chosen
 
-
-def _start(gateway: Gateway, chat: ChatRequest, found: Continuation, prompt: str) -> Turn:
-    """Start the CLI with the user's message, earlier turns as context if no session has them."""
-    texts = [context_text(found.context)] if found.context else []
-    if prompt.strip():
-        texts.append(prompt)
-    content = [*({"type": "text", "text": text} for text in texts), *chat.messages[-1].images]
-    return Turn(gateway, _turn_options(gateway, chat, found), content)
-
-
-def _turn_options(gateway: Gateway, chat: ChatRequest, found: Continuation) -> TurnOptions:
-    options = found.options
-    systems = [m.text for m in chat.messages if m.role == "system" and m.text.strip()]
-    if options.get("system-prompt"):
-        systems.append(options["system-prompt"])
-    model = options.get("model")
-    return TurnOptions(
-        names={"session-id": "X-Session-Id"} if found.source == "header" else {},
-        workspace=options.get("workspace"), session_id=found.session_id,
-        system_prompt="\n\n".join(systems) or None,
-        allowed_tools=tuple(options.get("allowed-tools", ())),
-        disallowed_tools=tuple(options.get("disallowed-tools", ())),
-        mcp_allowed_tools=tuple(options.get("mcp-allowed-tools", ())),
-        skip_permissions=options.get("dangerously-skip-permissions", False),
-        permission_mode=options.get("permission-mode"),
-        model=resolve_model(model, gateway.settings.model_aliases) if model else chat.cli_model,
-        effort=options.get("effort") or chat.effort,
-        max_turns=options.get("max-turns"))

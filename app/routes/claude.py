@@ -1,17 +1,20 @@
-"""`POST /api/claude`: a raw prompt in, Claude Code's own events out as SSE."""
+"""`POST /api/claude`: a raw prompt in, Claude Code's own events out as SSE; and interrupts."""
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from loguru import logger
 
 from app import requestlog, sse
+from app.auth import owner_of
 from app.bodies import load_json
-from app.claude.events import error_result
-from app.claude.run import KEEPALIVE
+from app.chat.turn import Turn
+from app.claude.command import check_session_id
+from app.claude.events import KeepAlive, error_result
+from app.disconnect import watcher
+from app.errors import Conflict, NotFound
 from app.gateway import current
 from app.native import collect_result, result_status
 from app.policy import TurnOptions
 from app.schemas import claude_request
-from app.turns import Turn
 
 bp = Blueprint("claude", __name__, url_prefix="/api/claude")
 
@@ -20,20 +23,42 @@ bp = Blueprint("claude", __name__, url_prefix="/api/claude")
 def run():
     """Run one turn and stream its events, or return the final result."""
     body = load_json(request, claude_request)
-    turn = Turn(current(), _options(body), [{"type": "text", "text": body["prompt"]}])
-    requestlog.annotate(workspace=turn.workspace or "shared", session=turn.session_id)
+    turn = Turn(current(), _options(body), [{"type": "text", "text": body["prompt"]}],
+                owner=owner_of(g.get("api_key")), stream=body["stream"])
+    requestlog.annotate(workspace=turn.workspace or "shared", session=turn.session_id,
+                        live=turn.live)
     if not body["stream"]:
+        turn.client_gone = watcher(request.environ)
         result = collect_result(turn)
         requestlog.annotate(session=result.get("session_id"))
         return jsonify(result), result_status(result)
     return sse.response(_stream(turn), turn.close)
 
 
+@bp.post("/sessions/<session_id>/interrupt")
+def interrupt(session_id: str):
+    """Interrupt the session's running turn, in whichever worker runs it."""
+    gateway = current()
+    session_id = check_session_id(session_id)
+    if gateway.sessions.owner_of(session_id) != owner_of(g.get("api_key")):
+        raise NotFound(f"Session {session_id} was not found.", param="session-id",
+                       code="session_not_found")
+    if not gateway.sessions.is_running(session_id):
+        raise Conflict(f"Session {session_id} has no turn running.", param="session-id",
+                       code="no_running_turn")
+    local = gateway.pool.running.get(session_id)
+    if local is not None:
+        local()
+    else:
+        gateway.inbox.request(session_id)
+    return jsonify({"session_id": session_id, "status": "interrupting"}), 202
+
+
 def _stream(turn: Turn):
     """Pass every CLI event through as one SSE `data:` event, ending with a result."""
     try:
         for event in turn.events():
-            yield sse.KEEPALIVE_COMMENT if event is KEEPALIVE else sse.message(event.raw)
+            yield sse.KEEPALIVE_COMMENT if isinstance(event, KeepAlive) else sse.message(event.raw)
     except Exception as exc:  # the headers are sent: the failure must travel in-band
         logger.opt(exception=exc).error("stream failed")
         failed = error_result("gateway_error", "The gateway failed while streaming this run.",

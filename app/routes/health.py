@@ -1,4 +1,4 @@
-"""`GET /health`: no auth; 200 when healthy or degraded, 503 when unhealthy."""
+"""`GET /health`: no auth; 200 when healthy or degraded, 503 when unhealthy; process counts."""
 
 from flask import Blueprint, jsonify
 
@@ -11,11 +11,13 @@ bp = Blueprint("health", __name__, url_prefix="/health")
 @bp.get("")
 def show():
     """Report each check and the overall state."""
-    settings = current().settings
+    gateway = current()
+    settings = gateway.settings
     checks = {
         "cli": health.check_cli(settings.claude_path),
         "workspace_base": health.check_workspace_base(settings.workspace_base),
         "mcp_config": health.check_mcp_config(settings.mcp_config_path),
     }
     status = health.overall(checks)
-    return jsonify({"status": status, "checks": checks}), 503 if status == "unhealthy" else 200
+    return jsonify({"status": status, "checks": checks, "processes": gateway.budget.counts()}), \
+        503 if status == "unhealthy" else 200

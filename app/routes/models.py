@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify
 
 from app.gateway import current
-from app.openai.request import DEFAULT_MODEL, FAMILIES
+from app.chat import models
 
 bp = Blueprint("models", __name__, url_prefix="/v1/models")
 CREATED = 1735689600  # a fixed date: these names do not change between requests
@@ -12,7 +12,7 @@ CREATED = 1735689600  # a fixed date: these names do not change between requests
 @bp.get("")
 def index():
     """List claude-code, the families and the operator's aliases."""
-    names = [DEFAULT_MODEL, *FAMILIES, *current().settings.model_aliases]
+    names = models.names(current().settings.model_aliases)
     return jsonify({"object": "list", "data": [
         {"id": name, "object": "model", "created": CREATED, "owned_by": "claude-code-gateway"}
         for name in names]})

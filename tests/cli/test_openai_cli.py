@@ -13,8 +13,9 @@ KEY = "gateway-test-key"
 
 
 @pytest.fixture(scope="module")
-def client(gateway) -> OpenAI:
-    return OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0, timeout=120)
+def client(gateway):
+    with OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0, timeout=120) as sdk:
+        yield sdk
 
 
 def user(text: str) -> dict:
@@ -138,9 +139,9 @@ def test_options_inside_files_claude_read_change_nothing(client, standin, ws):
 def test_conversation_moves_between_servers_sharing_state(standin, gateway):
     other = GatewayServer(gateway.env, workdir=gateway.workdir)
     other.start()
+    clients = [OpenAI(base_url=s.url + "/v1", api_key=KEY, max_retries=0)
+               for s in (gateway, other)]
     try:
-        clients = [OpenAI(base_url=s.url + "/v1", api_key=KEY, max_retries=0)
-                   for s in (gateway, other)]
         standin.script(Text("The code is 4711"))
         messages = [user("workspace=roaming\n\nRemember the code 4711")]
         first = clients[0].chat.completions.create(model="claude-code", messages=messages)
@@ -153,6 +154,8 @@ def test_conversation_moves_between_servers_sharing_state(standin, gateway):
         assert "Remember the code 4711" in sent_history(standin)
         assert '"workspace":"roaming"' in second.choices[0].message.content
     finally:
+        for sdk in clients:
+            sdk.close()
         other.stop()
 
 

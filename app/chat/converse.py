@@ -1,0 +1,86 @@
+"""A chat turn from a whole conversation, as chat surfaces receive it.
+
+The newest user message's leading option lines steer the turn; the conversation
+finds its session (and inherited options) again; earlier turns no session knows
+go to Claude as context. Surfaces parse their wire format into a `ChatAsk` and
+render what the returned `ChatTurn` streams.
+"""
+
+from dataclasses import dataclass
+
+from app.chat.conversations import Continuation, context_text, continue_conversation
+from app.chat.message import Message
+from app.chat.models import resolve_model
+from app.chat.options import split_options
+from app.chat.turn import Turn
+from app.errors import BadRequest, NotFound
+from app.gateway import Gateway
+from app.policy import TurnOptions
+
+
+@dataclass(frozen=True)
+class ChatAsk:
+    """What a chat request asks, in plain values."""
+    messages: list[Message]
+    model: str | None  # the CLI model of the request's model name (None: the default)
+    effort: str | None
+    header_session: str | None  # a session named outside the messages (a header)
+    owner: str  # the client key's hash: conversations never match across clients
+    stream: bool
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    """A started chat turn and the options it runs with (for the echo header)."""
+    turn: Turn
+    options: dict
+
+
+def start_chat_turn(gateway: Gateway, ask: ChatAsk) -> ChatTurn:
+    """Find the conversation's session and options, and start the turn."""
+    given, prompt = split_options(ask.messages[-1].text)
+    if not prompt.strip() and not ask.messages[-1].images:
+        problem = "holds only options: add the request for Claude after them" if given \
+            else "is empty: there is nothing to ask"
+        raise BadRequest(f"The last message {problem}.",
+                         param=f"messages[{len(ask.messages) - 1}].content")
+    found = continue_conversation(ask.messages, given, ask.header_session,
+                                  gateway.conversations, ask.owner)
+    try:
+        turn = _start(gateway, ask, found, prompt)
+    except NotFound:
+        if found.explicit:
+            raise
+        found = found.afresh(ask.messages[:-1])  # the inherited session is gone: start over
+        turn = _start(gateway, ask, found, prompt)
+    return ChatTurn(turn, found.options)
+
+
+def _start(gateway: Gateway, ask: ChatAsk, found: Continuation, prompt: str) -> Turn:
+    """Start the CLI with the user's message, earlier turns as context if no session has them."""
+    texts = [context_text(found.context)] if found.context else []
+    if prompt.strip():
+        texts.append(prompt)
+    content = [*({"type": "text", "text": text} for text in texts), *ask.messages[-1].images]
+    return Turn(gateway, _turn_options(gateway, ask, found), content, owner=ask.owner,
+                stream=ask.stream)
+
+
+def _turn_options(gateway: Gateway, ask: ChatAsk, found: Continuation) -> TurnOptions:
+    options = found.options
+    systems = [m.text for m in ask.messages if m.role == "system" and m.text.strip()]
+    if options.get("system-prompt"):
+        systems.append(options["system-prompt"])
+    model = options.get("model")
+    return TurnOptions(
+        names={"session-id": "X-Session-Id"} if found.source == "header" else {},
+        workspace=options.get("workspace"), session_id=found.session_id,
+        system_prompt="\n\n".join(systems) or None,
+        allowed_tools=tuple(options.get("allowed-tools", ())),
+        disallowed_tools=tuple(options.get("disallowed-tools", ())),
+        mcp_allowed_tools=tuple(options.get("mcp-allowed-tools", ())),
+        skip_permissions=options.get("dangerously-skip-permissions", False),
+        permission_mode=options.get("permission-mode"),
+        model=resolve_model(model, gateway.settings.model_aliases) if model else ask.model,
+        effort=options.get("effort") or ask.effort,
+        max_turns=options.get("max-turns"))

@@ -1,0 +1,225 @@
+"""One process budget per host: at most `cap` claude processes, across every gunicorn worker.
+
+A process runs only while it holds a slot: an exclusive lock on one of `cap`
+files under STATE_DIR, which the kernel frees when its worker dies, even by
+SIGKILL. The slot file says who holds it and why ("<worker pid> <state> <pgid>"),
+so a waiting request can ask another worker to give up an idle or warm process,
+and the master can end the process groups of a worker that was killed.
+
+Requests that find no slot wait in one FIFO queue shared by all workers: a
+ticket file per waiter, named by arrival time and worker pid. A waiter may take
+a slot only when fewer waiters are ahead of it than slots are free.
+"""
+
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from app.state import FileLock
+
+RUNNING, IDLE, WARM = "running", "idle", "warm"
+POLL_SECONDS = 0.05
+EVICT_REQUEST_SECONDS = 0.5  # how often the head of the queue may ask another worker again
+
+
+class QueueFull(Exception):
+    """QUEUE_MAX requests are already waiting."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """What a slot file says about the process holding it."""
+    slot: int
+    worker_pid: int
+    state: str
+    pgid: int | None
+
+
+class Slot:
+    """The right to run one process; released when the process has been reaped."""
+
+    def __init__(self, budget: "Budget", number: int, lock: FileLock):
+        self.number = number
+        self._budget = budget
+        self._lock = lock
+        self.state = RUNNING
+        self.pgid: int | None = None
+        self.mark(RUNNING)
+
+    def mark(self, state: str, pgid: int | None = None) -> None:
+        """Say what the process is doing (and its group, once known), for other workers."""
+        self.state = state
+        self.pgid = pgid if pgid is not None else self.pgid
+        self._lock.write(f"{os.getpid()} {state} {self.pgid or ''}")
+
+    def release(self) -> None:
+        """Free the slot for the next waiter; idempotent."""
+        self._lock.release()
+        self._budget.changed()
+
+
+class Budget:
+    """The host's process cap and its queue, seen from one worker."""
+
+    def __init__(self, folder: Path, cap: int, queue_max: int):
+        self.cap = cap
+        self.queue_max = queue_max
+        self.evict_local: Callable[[], bool] = lambda: False  # set by this worker's pool
+        self._slots = _subfolder(folder, "slots")
+        self._queue = _subfolder(folder, "queue")
+        self._evict = _subfolder(folder, "evict")
+        self._changed = threading.Condition()
+        self._last_evict_request = 0.0
+
+    def changed(self) -> None:
+        """Wake this worker's waiters: a slot was freed here."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def try_take(self) -> Slot | None:
+        """A free slot if one is free and nobody waits for it, else None at once."""
+        return None if self.queued() else self._take()
+
+    def _take(self) -> Slot | None:
+        for number in range(self.cap):
+            lock = FileLock.try_acquire(self._slot_path(number))
+            if lock is not None:
+                return Slot(self, number, lock)
+        return None
+
+    def enqueue(self) -> "Ticket":
+        """Join the queue; QueueFull when QUEUE_MAX requests already wait."""
+        if self.queued() >= self.queue_max:
+            raise QueueFull()
+        name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        path = self._queue / name
+        path.touch()
+        return Ticket(self, path)
+
+    def waiters(self) -> list[str]:
+        """The tickets of live waiters, oldest first; tickets of dead workers are removed."""
+        alive = []
+        for name in sorted(os.listdir(self._queue)):
+            if _pid_alive(int(name.split("-")[1])):
+                alive.append(name)
+            else:
+                (self._queue / name).unlink(missing_ok=True)
+        return alive
+
+    def queued(self) -> int:
+        return len(self.waiters())
+
+    def holders(self) -> list[Holder]:
+        """Who holds each slot now (slots whose holder died are skipped)."""
+        found = []
+        for number in range(self.cap):
+            holder = self._read_slot(number)
+            if holder is not None and FileLock.is_held(self._slot_path(number)):
+                found.append(holder)
+        return found
+
+    def counts(self) -> dict:
+        """Running, idle, warm and queued processes on this host, and the cap."""
+        states = [holder.state for holder in self.holders()]
+        return {"running": states.count(RUNNING), "idle": states.count(IDLE),
+                "warm": states.count(WARM), "queued": self.queued(), "cap": self.cap}
+
+    def request_eviction(self) -> None:
+        """Ask a worker holding an idle or warm process to give it up (this one first)."""
+        if self.evict_local():
+            return
+        now = time.monotonic()
+        if now - self._last_evict_request < EVICT_REQUEST_SECONDS:
+            return
+        self._last_evict_request = now
+        for holder in self.holders():
+            if holder.state in (IDLE, WARM) and holder.worker_pid != os.getpid():
+                (self._evict / str(holder.worker_pid)).touch()
+                return
+
+    def eviction_requested(self) -> bool:
+        """Whether another worker asked this one to give up a process (the ask is consumed)."""
+        path = self._evict / str(os.getpid())
+        try:
+            path.unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def dead_worker_groups(self, worker_pid: int) -> list[int]:
+        """The process groups a worker that has died left in its slot files."""
+        groups = []
+        for number in range(self.cap):
+            holder = self._read_slot(number)
+            if holder and holder.worker_pid == worker_pid and holder.pgid:
+                groups.append(holder.pgid)
+        return groups
+
+    def _read_slot(self, number: int) -> Holder | None:
+        try:
+            pid, state, pgid = self._slot_path(number).read_text().split(" ")
+            return Holder(number, int(pid), state, int(pgid) if pgid else None)
+        except (OSError, ValueError):
+            return None
+
+    def _slot_path(self, number: int) -> Path:
+        return self._slots / f"slot-{number}"
+
+    def wait_for_change(self, seconds: float) -> None:
+        with self._changed:
+            self._changed.wait(seconds)
+
+
+class Ticket:
+    """One request's place in the queue; `wait()` until it gets a slot, `cancel()` always."""
+
+    def __init__(self, budget: Budget, path: Path):
+        self._budget = budget
+        self._path = path
+
+    def wait(self, seconds: float) -> Slot | None:
+        """Wait up to `seconds` for a slot; None if none came (the place is kept)."""
+        budget = self._budget
+        deadline = time.monotonic() + seconds
+        while True:
+            waiters = budget.waiters()
+            ahead = waiters.index(self._path.name) if self._path.name in waiters else 0
+            if ahead < budget.cap:
+                slot = budget._take() if ahead < self._free(budget) else None
+                if slot is not None:
+                    self.cancel()
+                    return slot
+                if ahead == 0:
+                    budget.request_eviction()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            budget.wait_for_change(min(POLL_SECONDS, remaining))
+
+    @staticmethod
+    def _free(budget: Budget) -> int:
+        return budget.cap - len(budget.holders())
+
+    def cancel(self) -> None:
+        """Leave the queue; idempotent."""
+        self._path.unlink(missing_ok=True)
+
+
+def _subfolder(folder: Path, name: str) -> Path:
+    path = folder / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True

@@ -1,0 +1,213 @@
+"""This worker's processes between turns: warm ones for new conversations, idle ones per session.
+
+A warm process was started in advance for a launch the server sees often and
+waits for its first message; an idle one has just answered a turn and keeps its
+session loaded for the next. Each holds a budget slot, so it is given up (oldest
+idle first, then warm) when a request anywhere on the host waits for one. One
+housekeeping thread expires idle processes, answers other workers' eviction asks,
+passes on interrupt requests and refills the warm pool.
+"""
+
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Callable
+
+from loguru import logger
+
+from app.claude.budget import IDLE, RUNNING, WARM, Budget, Slot
+from app.claude.command import RunSpec
+from app.claude.interrupts import InterruptBox
+from app.claude.process import LiveProcess
+
+TICK_SECONDS = 0.1
+RECENT_LAUNCHES = 64  # how many new-conversation launches the warm pool learns from
+
+Launcher = Callable[[RunSpec, Slot], LiveProcess]
+
+
+@dataclass
+class Kept:
+    """A process held between turns, with what it was started for."""
+    process: LiveProcess
+    slot: Slot
+    spec: RunSpec  # its launch options, without --resume
+    session_id: str | None = None
+    turns: int = 0  # the session's turn count when this process last answered
+    expires: float = float("inf")
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class ProcessPool:
+    """Warm and idle processes of one worker, and the running turns interrupts reach."""
+
+    def __init__(self, budget: Budget, inbox: InterruptBox, launcher: Launcher, warm_size: int,
+                 idle_seconds: float, default_spec: Callable[[], RunSpec | None]):
+        self.budget = budget
+        self.inbox = inbox
+        self.warm_size = warm_size
+        self.idle_seconds = idle_seconds
+        self.running: dict[str, Callable[[], None]] = {}  # session id -> interrupt its turn
+        self._launcher = launcher
+        self._default_spec = default_spec
+        self._warm: list[Kept] = []
+        self._idle: dict[str, Kept] = {}
+        self._recent: deque[RunSpec] = deque(maxlen=RECENT_LAUNCHES)
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+        budget.evict_local = self.evict_one
+
+    def start(self) -> None:
+        """Start housekeeping (in the worker, after the fork)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._housekeep, daemon=True,
+                                            name="claude-pool")
+            self._thread.start()
+
+    # -- taking and keeping -----------------------------------------------------------------
+
+    def take_warm(self, spec: RunSpec) -> Kept | None:
+        """A warm process started for exactly these launch options, if there is one."""
+        self._recent.append(spec)
+        with self._lock:
+            for kept in self._warm:
+                if kept.spec == spec and kept.process.alive:
+                    self._warm.remove(kept)
+                    kept.slot.mark(RUNNING)
+                    return kept
+        return None
+
+    def take_idle(self, session_id: str, spec: RunSpec, turns: int) -> Kept | None:
+        """The session's idle process, if it has the same options and missed no turn."""
+        with self._lock:
+            kept = self._idle.pop(session_id, None)
+        if kept is None:
+            return None
+        if kept.spec == spec and kept.turns == turns and kept.process.alive:
+            kept.slot.mark(RUNNING)
+            return kept
+        why = "options changed" if kept.spec != spec else "another turn ran elsewhere"
+        logger.info("closing the live process of session {}: {}", session_id, why)
+        kept.stop()
+        return None
+
+    def keep(self, kept: Kept, session_id: str, turns: int) -> None:
+        """Hold a process that has answered a turn, for the session's next one."""
+        if not self.idle_seconds or self._closed.is_set() or not kept.process.alive:
+            kept.stop()
+            return
+        kept.session_id, kept.turns = session_id, turns
+        kept.expires = time.monotonic() + self.idle_seconds
+        kept.slot.mark(IDLE)
+        with self._lock:
+            previous = self._idle.pop(session_id, None)
+            self._idle[session_id] = kept
+        if previous is not None:
+            previous.stop()
+        if self.budget.queued():
+            self.evict_one()  # someone waits for a slot: a running turn beats an idle one
+
+    def evict_one(self) -> bool:
+        """Give up the oldest idle process, else a warm one; tell whether one was."""
+        with self._lock:
+            if self._idle:
+                victim = min(self._idle.values(), key=lambda k: k.expires)
+                del self._idle[victim.session_id]
+            elif self._warm:
+                victim = self._warm.pop(0)
+            else:
+                return False
+        victim.stop()
+        return True
+
+    def counts(self) -> dict:
+        with self._lock:
+            return {"idle": len(self._idle), "warm": len(self._warm)}
+
+    def close(self) -> None:
+        """Stop housekeeping and every process held here."""
+        self._closed.set()
+        with self._lock:
+            kept = [*self._warm, *self._idle.values()]
+            self._warm.clear()
+            self._idle.clear()
+        for item in kept:
+            item.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- housekeeping -----------------------------------------------------------------------
+
+    def _housekeep(self) -> None:
+        while not self._closed.wait(TICK_SECONDS):
+            try:
+                self._tick()
+            except Exception as exc:  # housekeeping must outlive one bad tick
+                logger.opt(exception=exc).error("process pool housekeeping failed")
+
+    def _tick(self) -> None:
+        self._expire_idle()
+        if self.budget.eviction_requested():
+            self.evict_one()
+        for session_id in self.inbox.pending():
+            interrupt = self.running.get(session_id)
+            if interrupt is not None:
+                self.inbox.clear(session_id)
+                interrupt()
+        self._refill()
+
+    def _expire_idle(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            expired = [k for k in self._idle.values() if k.expires <= now or not k.process.alive]
+            for kept in expired:
+                del self._idle[kept.session_id]
+            dead = [k for k in self._warm if not k.process.alive]
+            for kept in dead:
+                self._warm.remove(kept)
+        for kept in [*expired, *dead]:
+            kept.stop()
+
+    def wanted(self) -> list[RunSpec]:
+        """Launch options worth a warm process: the default, then the most used recent ones."""
+        default = self._default_spec()
+        ranked = [spec for spec, _ in Counter(self._recent).most_common() if spec != default]
+        return ([default] if default else []) + ranked[:max(0, self.warm_size - 1)]
+
+    def _refill(self) -> None:
+        """Start one missing warm process, only with a slot nobody waits for."""
+        if not self.warm_size or self._closed.is_set():
+            return
+        with self._lock:
+            have = [kept.spec for kept in self._warm]
+        missing = [spec for spec in self.wanted()[:self.warm_size] if spec not in have]
+        if not missing or len(have) >= self.warm_size and not self._drop_unwanted():
+            return
+        slot = self.budget.try_take()
+        if slot is None:
+            return
+        try:
+            process = self._launcher(missing[0], slot)
+        except Exception as exc:
+            slot.release()
+            logger.warning("could not start a warm claude process: {}", exc)
+            self._closed.wait(1.0)  # a broken CLI must not be restarted ten times a second
+            return
+        slot.mark(WARM, process.pid)
+        with self._lock:
+            self._warm.append(Kept(process, slot, missing[0]))
+
+    def _drop_unwanted(self) -> bool:
+        """Make room for a more wanted warm process; tell whether room was made."""
+        wanted = self.wanted()[:self.warm_size]
+        with self._lock:
+            unwanted = [kept for kept in self._warm if kept.spec not in wanted]
+            if not unwanted:
+                return False
+            self._warm.remove(unwanted[0])
+        unwanted[0].stop()
+        return True

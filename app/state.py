@@ -1,0 +1,151 @@
+"""The gateway's state under STATE_DIR, shared by every worker: one SQLite file and file locks.
+
+SQLite holds what must outlive a request (where sessions live, whose they are, how
+many turns they have had; conversation fingerprints). File locks hold what lasts
+as long as a process (a session's running turn, a slot of the process budget): the
+kernel releases them when their holder dies, even by SIGKILL.
+"""
+
+import fcntl
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    used_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    fingerprint TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    options TEXT NOT NULL,
+    used_at REAL NOT NULL
+);
+"""
+# Columns added after the first release, for databases made before them.
+_ADDED_COLUMNS = (
+    ("sessions", "turns", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "owner", "TEXT NOT NULL DEFAULT ''"),
+)
+LOCK_POLL_SECONDS = 0.05
+
+
+class StateDB:
+    """The gateway's small SQLite database, one short connection per call."""
+
+    def __init__(self, state_dir: Path):
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.dir = state_dir
+        self.path = state_dir / "gateway.sqlite3"
+        with self.connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            for table, column, kind in _ADDED_COLUMNS:
+                _add_column(db, table, column, kind)
+
+    def folder(self, name: str) -> Path:
+        """A subfolder of STATE_DIR (locks, budget, ...), created on first use."""
+        path = self.dir / name
+        path.mkdir(exist_ok=True)
+        return path
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """Open, commit on success, and always close."""
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+
+class FileLock:
+    """An exclusive lock on a file, shared by all workers; `release()` is idempotent.
+
+    A lock file is removed when released, so finished sessions leave nothing behind;
+    whoever locks a file that was removed meanwhile notices and locks the new one.
+    """
+
+    def __init__(self, path: Path, fd: int):
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, path: Path, wait_seconds: float,
+                on_busy: Callable[[], Exception]) -> "FileLock":
+        """Lock `path`, waiting up to `wait_seconds`; raise `on_busy()` past that."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            lock = cls.try_acquire(path)
+            if lock is not None:
+                return lock
+            if time.monotonic() >= deadline:
+                raise on_busy()
+            time.sleep(LOCK_POLL_SECONDS)
+
+    @classmethod
+    def try_acquire(cls, path: Path) -> "FileLock | None":
+        """Lock `path` if nobody holds it, else return None at once."""
+        while True:
+            fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            if _same_file(fd, path):
+                return cls(path, fd)
+            os.close(fd)  # removed by its last holder after we opened it: lock the new one
+
+    @staticmethod
+    def is_held(path: Path) -> bool:
+        """Tell whether someone holds the lock on `path`, without keeping it."""
+        lock = FileLock.try_acquire(path)
+        if lock is None:
+            return True
+        lock.release()
+        return False
+
+    def write(self, text: str) -> None:
+        """Replace the file's content (what the holder is doing, for other workers)."""
+        if self._fd is not None:
+            data = text.encode()
+            os.pwrite(self._fd, data, 0)
+            os.ftruncate(self._fd, len(data))
+
+    def release(self, remove: bool = True) -> None:
+        """Let the next holder in; remove the file first unless told to keep it."""
+        if self._fd is None:
+            return
+        if remove:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+        os.close(self._fd)  # closing the descriptor releases the lock
+        self._fd = None
+
+
+def _add_column(db: sqlite3.Connection, table: str, column: str, kind: str) -> None:
+    """Add a column an older database lacks; another worker may just have added it."""
+    if column in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+        return
+    try:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
