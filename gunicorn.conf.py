@@ -93,14 +93,25 @@ def child_exit(server, worker):
     """In the master: end the process groups of a worker that died without cleaning up.
 
     A worker killed by SIGKILL (the OOM killer) runs none of its hooks; its budget
-    slots still name the groups of its `claude` children.
+    slots still name the groups of its `claude` children. SIGINT first, so the CLI ends
+    the Bash commands it runs in groups of their own; SIGKILL a second later.
     """
     from app.claude.budget import Budget
     budget = Budget(_settings.state_dir / "budget", _settings.max_processes, 0)
-    for pgid in budget.dead_worker_groups(worker.pid):
+    groups = budget.dead_worker_groups(worker.pid)
+    for pgid in groups:
         server.log.warning("worker %s died; ending its claude process group %s", worker.pid, pgid)
+        _signal_groups([pgid], signal.SIGINT)
+    if groups:
+        timer = threading.Timer(1.0, _signal_groups, (groups, signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
+
+
+def _signal_groups(groups, signum):
+    for pgid in groups:
         try:
-            os.killpg(pgid, signal.SIGKILL)
+            os.killpg(pgid, signum)
         except (ProcessLookupError, PermissionError):
             pass
 

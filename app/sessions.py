@@ -53,6 +53,17 @@ class SessionStore:
             return db.execute("SELECT turns FROM sessions WHERE session_id = ?",
                               (session_id,)).fetchone()[0]
 
+    def last_message_of(self, session_id: str) -> str | None:
+        """The newest message a live process printed for the session, which its file must
+        hold before another process resumes it."""
+        row = self._row(session_id, "last_message")
+        return row[0] if row else None
+
+    def note_message(self, session_id: str, message_uuid: str | None) -> None:
+        with self.db.connect() as db:
+            db.execute("UPDATE sessions SET last_message = ? WHERE session_id = ?",
+                       (message_uuid, session_id))
+
     def lock_path(self, session_id: str) -> Path:
         return self._locks / f"{session_id}.lock"
 

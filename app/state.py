@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS conversations (
 _ADDED_COLUMNS = (
     ("sessions", "turns", "INTEGER NOT NULL DEFAULT 0"),
     ("sessions", "owner", "TEXT NOT NULL DEFAULT ''"),
+    ("sessions", "last_message", "TEXT"),
 )
 LOCK_POLL_SECONDS = 0.05
 

@@ -12,6 +12,12 @@ TESTS = Path(__file__).resolve().parent
 FAKE_CLAUDE = TESTS / "support" / "fake_claude"
 
 
+@pytest.fixture(autouse=True)
+def cli_config_dir(tmp_path, monkeypatch):
+    """The fake CLI keeps its session files here, never in the real home."""
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+
+
 @pytest.fixture
 def config(tmp_path) -> dict:
     """Settings for one test: private state and workspaces, the fake CLI, short timers."""

@@ -79,7 +79,7 @@ def test_total_timeout_fires_even_while_the_cli_talks(make_app):
     assert process_gone(events[0]["fake_pid"])
 
 
-def test_sigterm_ignored_escalates_to_sigkill(make_app):
+def test_a_cli_ignoring_the_stop_signals_is_killed(make_app):
     client = make_app(CLAUDE_INACTIVITY_TIMEOUT_MS="200", PROCESS_KILL_TIMEOUT_MS="300")\
         .test_client()
     events = stream(client, "fake:ignore-term")

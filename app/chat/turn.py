@@ -15,6 +15,7 @@ from typing import Iterator
 
 from loguru import logger
 
+from app.claude import transcripts
 from app.claude.budget import QueueFull, Slot, Ticket
 from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
 from app.claude.pool import Kept
@@ -25,6 +26,7 @@ from app.policy import TurnOptions, plan_turn
 
 UNKNOWN_SESSION = "No conversation found"
 NON_STREAM_POLL_SECONDS = 1.0
+TRANSCRIPT_WAIT_SECONDS = 2.0
 
 
 class Turn:
@@ -111,12 +113,21 @@ class Turn:
                                f"for {settings.queue_timeout_ms / 1000:g} s; retry later.")
 
     def _start(self, slot: Slot) -> None:
+        if self.session_id:
+            self._wait_for_transcript(self.session_id)
         try:
             process = self.gateway.launch(self.spec, slot)
         except BaseException:
             slot.release()
             raise
         self._begin(Kept(process, slot, self._launch_spec), cold=True)
+
+    def _wait_for_transcript(self, session_id: str) -> None:
+        """A process that answered the last turn may not have written it yet: wait for it."""
+        last = self.gateway.sessions.last_message_of(session_id)
+        if last and not transcripts.wait_for_message(session_id, last, TRANSCRIPT_WAIT_SECONDS):
+            logger.warning("session {}: its file lacks the last turn after {} s; resuming "
+                           "anyway", session_id, TRANSCRIPT_WAIT_SECONDS)
 
     def _begin(self, kept: Kept, cold: bool) -> None:
         self._kept = kept
@@ -228,13 +239,18 @@ class Turn:
                 self._lock.release()
 
     def _hand_back(self) -> None:
-        """Keep a process that answered the turn; stop any other."""
+        """Keep a process that answered the turn; stop any other.
+
+        An interrupted turn's process is stopped too: after an interrupt the CLI's
+        history in memory differs from what a resume reads from its file.
+        """
         run, kept = self.run, self._kept
         if run.result is None and run.timed_out is None and kept.process.alive:
             run.interrupt()  # the client left mid-turn: let the CLI end it cleanly
             for _ in run.events():
                 pass
-        if run.finished and self.session_id:
+        if run.finished and not run.interrupted and self.session_id:
+            self.gateway.sessions.note_message(self.session_id, run.last_message)
             self.gateway.pool.keep(kept, self.session_id, self._turns)
         else:
             kept.stop()

@@ -2,9 +2,10 @@
 
 A process runs only while it holds a slot: an exclusive lock on one of `cap`
 files under STATE_DIR, which the kernel frees when its worker dies, even by
-SIGKILL. The slot file says who holds it and why ("<worker pid> <state> <pgid>"),
-so a waiting request can ask another worker to give up an idle or warm process,
-and the master can end the process groups of a worker that was killed.
+SIGKILL. The slot file says who holds it and why ("<worker pid> <holder> <state>
+<pgid>", the holder naming one worker's budget), so a waiting request can ask
+another worker to give up an idle or warm process, and the master can end the
+process groups of a worker that was killed.
 
 Requests that find no slot wait in one FIFO queue shared by all workers: a
 ticket file per waiter, named by arrival time and worker pid. A waiter may take
@@ -12,6 +13,7 @@ a slot only when fewer waiters are ahead of it than slots are free.
 """
 
 import os
+import signal
 import threading
 import time
 import uuid
@@ -35,6 +37,7 @@ class Holder:
     """What a slot file says about the process holding it."""
     slot: int
     worker_pid: int
+    owner: str  # which worker's budget holds it
     state: str
     pgid: int | None
 
@@ -54,7 +57,7 @@ class Slot:
         """Say what the process is doing (and its group, once known), for other workers."""
         self.state = state
         self.pgid = pgid if pgid is not None else self.pgid
-        self._lock.write(f"{os.getpid()} {state} {self.pgid or ''}")
+        self._lock.write(f"{os.getpid()} {self._budget.owner} {state} {self.pgid or ''}")
 
     def release(self) -> None:
         """Free the slot for the next waiter; idempotent."""
@@ -68,6 +71,7 @@ class Budget:
     def __init__(self, folder: Path, cap: int, queue_max: int):
         self.cap = cap
         self.queue_max = queue_max
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.evict_local: Callable[[], bool] = lambda: False  # set by this worker's pool
         self._slots = _subfolder(folder, "slots")
         self._queue = _subfolder(folder, "queue")
@@ -88,6 +92,7 @@ class Budget:
         for number in range(self.cap):
             lock = FileLock.try_acquire(self._slot_path(number))
             if lock is not None:
+                _end_orphan(self._read_slot(number))
                 return Slot(self, number, lock)
         return None
 
@@ -137,13 +142,13 @@ class Budget:
             return
         self._last_evict_request = now
         for holder in self.holders():
-            if holder.state in (IDLE, WARM) and holder.worker_pid != os.getpid():
-                (self._evict / str(holder.worker_pid)).touch()
+            if holder.state in (IDLE, WARM) and holder.owner != self.owner:
+                (self._evict / holder.owner).touch()
                 return
 
     def eviction_requested(self) -> bool:
         """Whether another worker asked this one to give up a process (the ask is consumed)."""
-        path = self._evict / str(os.getpid())
+        path = self._evict / self.owner
         try:
             path.unlink()
             return True
@@ -161,8 +166,8 @@ class Budget:
 
     def _read_slot(self, number: int) -> Holder | None:
         try:
-            pid, state, pgid = self._slot_path(number).read_text().split(" ")
-            return Holder(number, int(pid), state, int(pgid) if pgid else None)
+            pid, owner, state, pgid = self._slot_path(number).read_text().split(" ")
+            return Holder(number, int(pid), owner, state, int(pgid) if pgid else None)
         except (OSError, ValueError):
             return None
 
@@ -207,6 +212,15 @@ class Ticket:
     def cancel(self) -> None:
         """Leave the queue; idempotent."""
         self._path.unlink(missing_ok=True)
+
+
+def _end_orphan(previous: Holder | None) -> None:
+    """Kill what a dead worker left in the slot, had the master not done so yet."""
+    if previous is not None and previous.pgid and not _pid_alive(previous.worker_pid):
+        try:
+            os.killpg(previous.pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _subfolder(folder: Path, name: str) -> Path:

@@ -200,14 +200,19 @@ class LiveProcess:
             return False
 
     def terminate(self) -> None:
-        """Ask the whole group to end (SIGTERM) without waiting; `stop()` finishes the job."""
+        """Ask the whole group to end without waiting; `stop()` finishes the job.
+
+        SIGINT, not SIGTERM: on SIGINT the CLI ends the Bash commands it runs (in
+        process groups of their own, which a signal to this group never reaches) and
+        writes its session file before exiting.
+        """
         if not self._stopping:
             self._stopping = True
-            _signal_group(self.pid, signal.SIGTERM)
+            _signal_group(self.pid, signal.SIGINT)
             self._wake_reader()
 
     def stop(self) -> None:
-        """End the whole process group: SIGTERM, SIGKILL after the grace, always reap.
+        """End the whole process group: SIGINT, SIGKILL after the grace, always reap.
 
         Idempotent; a second caller waits until the first has finished.
         """
@@ -216,7 +221,7 @@ class LiveProcess:
                 return
             self.terminate()
             if not self.wait(self.kill_grace):
-                logger.warning("claude pid {} ignored SIGTERM; killing it", self.pid)
+                logger.warning("claude pid {} did not exit when asked; killing it", self.pid)
                 _signal_group(self.pid, signal.SIGKILL)
                 self._proc.wait()
             _signal_group(self.pid, signal.SIGKILL)  # stragglers the child left in its group

@@ -70,6 +70,7 @@ class ClaudeRun:
         self.limits = limits
         self.session_id = session_id
         self.result: Event | None = None
+        self.last_message: str | None = None  # uuid of the newest assistant message printed
         self.timed_out: str | None = None  # "total", "inactivity" or "interrupt" once one fired
         self._interrupt_by: float | None = None  # when an unanswered interrupt turns into a stop
         self._pending: list[Event] = []
@@ -130,9 +131,15 @@ class ClaudeRun:
             last_activity = time.monotonic()
             yield self._track(item)
 
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupt_by is not None
+
     def _track(self, event: Event) -> Event:
         if event.session_id:
             self.session_id = event.session_id
+        if event.type == "assistant" and isinstance(event.data.get("uuid"), str):
+            self.last_message = event.data["uuid"]
         if event.type == "result":
             self.result = event
             self._watchdog.cancel()

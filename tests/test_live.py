@@ -1,0 +1,269 @@
+"""Live processes with the fake CLI: warm starts, conversations that stay loaded, the queue,
+interrupts. Two apps on one STATE_DIR stand for two gunicorn workers."""
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAKE_CLAUDE, sse_events
+from tests.test_faults import process_gone, wait_until
+
+LIVE = {"LIVE_IDLE_MS": "60000"}
+
+
+@pytest.fixture
+def record(tmp_path, monkeypatch):
+    """What the fake CLI recorded: `record("turns")`, `record("controls")`, `record("calls")`."""
+    folder = tmp_path / "record"
+    folder.mkdir()
+    monkeypatch.setenv("FAKE_CLAUDE_RECORD", str(folder))
+
+    def read(name: str) -> list[dict]:
+        path = folder / f"{name}.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] \
+            if path.exists() else []
+    return read
+
+
+def ask(client, prompt: str, headers=None, **fields) -> dict:
+    """One non-streaming /api/claude turn's result."""
+    response = client.post("/api/claude", json={"prompt": prompt, "stream": False, **fields},
+                           headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def open_stream(client, prompt: str, **fields):
+    """Start a streaming turn and return (response, its events iterator) without reading on."""
+    response = client.post("/api/claude", json={"prompt": prompt, **fields}, buffered=False)
+    assert response.status_code == 200
+    return response, _events(response)
+
+
+def _events(response):
+    for chunk in response.response:
+        yield from sse_events(chunk.decode() if isinstance(chunk, bytes) else chunk)
+
+
+def fake_children() -> set[int]:
+    """Pids of fake CLI processes that this test process started."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid() and str(FAKE_CLAUDE).encode() in cmdline \
+                and stat[0] not in ("Z", "X"):
+            found.add(int(entry.name))
+    return found
+
+
+def processes(client) -> dict:
+    return client.get("/health").get_json()["processes"]
+
+
+# --- warm start ----------------------------------------------------------------------------
+
+def test_a_new_conversation_takes_the_warm_process_and_the_pool_refills(make_app, record):
+    client = make_app(WARM_POOL_SIZE="1").test_client()
+    assert wait_until(lambda: processes(client)["warm"] == 1, seconds=10)
+    (warm,) = fake_children()
+    assert ask(client, "hi")["result"] == "echo: hi"
+    assert record("turns")[-1]["pid"] == warm
+    assert wait_until(lambda: len(fake_children() - {warm}) == 1, seconds=10)
+    assert processes(client)["warm"] == 1
+
+
+def test_a_conversation_with_other_options_starts_cold_and_leaves_the_warm_one(make_app,
+                                                                                 record):
+    client = make_app(WARM_POOL_SIZE="1").test_client()
+    assert wait_until(lambda: processes(client)["warm"] == 1, seconds=10)
+    (warm,) = fake_children()
+    assert ask(client, "hi", workspace="elsewhere")["result"] == "echo: hi"
+    assert record("turns")[-1]["pid"] != warm
+    assert fake_children() == {warm}
+
+
+# --- conversations that stay loaded ----------------------------------------------------------
+
+def test_the_next_turn_is_written_into_the_same_process(make_app, record):
+    client = make_app(**LIVE).test_client()
+    first = ask(client, "one")
+    second = ask(client, "two", **{"session-id": first["session_id"]})
+    assert second["result"] == "echo: two" and second["session_id"] == first["session_id"]
+    turns = record("turns")
+    assert [t["pid"] for t in turns] == [turns[0]["pid"]] * 2
+    assert [t["turn"] for t in turns] == [1, 2]
+    assert processes(client)["idle"] == 1
+
+
+def test_changed_options_close_the_live_process_and_resume_cold(make_app, record):
+    client = make_app(**LIVE).test_client()
+    first = ask(client, "one")
+    ask(client, "two", **{"session-id": first["session_id"], "allowed-tools": ["Read"]})
+    old, new = record("turns")
+    assert new["pid"] != old["pid"] and process_gone(old["pid"])
+    assert f"--resume={first['session_id']}" in new["argv"]
+    assert "--allowedTools=Read" in new["argv"]
+
+
+def test_a_turn_on_another_worker_forces_a_cold_resume(make_app, record):
+    worker_a, worker_b = (make_app(**LIVE).test_client() for _ in range(2))
+    first = ask(worker_a, "one")
+    session = {"session-id": first["session_id"]}
+    ask(worker_b, "two", **session)
+    third = ask(worker_a, "three", **session)
+    a1, b2, a3 = record("turns")
+    assert third["result"] == "echo: three"
+    assert len({a1["pid"], b2["pid"], a3["pid"]}) == 3  # a's idle process missed turn two
+    assert process_gone(a1["pid"]) and f"--resume={first['session_id']}" in a3["argv"]
+
+
+def test_an_idle_process_ends_after_live_idle_ms(make_app, record):
+    client = make_app(LIVE_IDLE_MS="200").test_client()
+    ask(client, "one")
+    assert wait_until(lambda: process_gone(record("turns")[0]["pid"]), seconds=10)
+    assert processes(client)["idle"] == 0
+
+
+def test_with_live_idle_off_the_process_ends_with_its_turn(make_app, record):
+    client = make_app(LIVE_IDLE_MS="0").test_client()
+    ask(client, "one")
+    assert wait_until(lambda: process_gone(record("turns")[0]["pid"]), seconds=5)
+
+
+# --- interrupts and disconnects --------------------------------------------------------------
+
+def test_interrupt_ends_the_stream_with_the_clis_result_and_the_session_resumes(make_app,
+                                                                                record):
+    client = make_app(**LIVE).test_client()
+    response, events = open_stream(client, "fake:hang")
+    session = next(events)["session_id"]
+    answer = client.post(f"/api/claude/sessions/{session}/interrupt")
+    assert answer.status_code == 202 and answer.get_json()["session_id"] == session
+    rest = list(events)
+    assert rest[-1]["type"] == "result" and rest[-1]["subtype"] == "error_during_execution"
+    assert not rest[-1].get("synthetic")
+    response.close()
+    again = ask(client, "after", **{"session-id": session})
+    assert again["result"] == "echo: after"
+    interrupted, resumed = record("turns")
+    # after an interrupt the CLI's memory and its file differ: the next turn resumes cold
+    assert process_gone(interrupted["pid"]) and f"--resume={session}" in resumed["argv"]
+
+
+def test_interrupt_without_a_running_turn_is_409_and_other_keys_get_404(make_app):
+    client = make_app(API_KEYS="key-a-0001,key-b-0002").test_client()
+    mine, theirs = ({"x-api-key": key} for key in ("key-a-0001", "key-b-0002"))
+    session = ask(client, "one", headers=mine)["session_id"]
+    url = f"/api/claude/sessions/{session}/interrupt"
+    assert client.post(url, headers=mine).status_code == 409
+    refused = client.post(url, headers=theirs)
+    assert refused.status_code == 404
+    assert refused.get_json()["error"]["code"] == "session_not_found"
+    assert client.post("/api/claude/sessions/not-a-uuid/interrupt",
+                       headers=mine).status_code == 400
+
+
+def test_interrupt_reaches_a_turn_running_in_another_worker(make_app):
+    worker_a, worker_b = make_app().test_client(), make_app().test_client()
+    response, events = open_stream(worker_a, "fake:hang")
+    session = next(events)["session_id"]
+    assert worker_b.post(f"/api/claude/sessions/{session}/interrupt").status_code == 202
+    assert list(events)[-1]["subtype"] == "error_during_execution"
+    response.close()
+
+
+def test_a_client_leaving_a_stream_interrupts_the_turn_before_the_process_ends(make_app,
+                                                                              record):
+    client = make_app(**LIVE).test_client()
+    response, events = open_stream(client, "fake:hang")
+    session = next(events)["session_id"]
+    response.close()
+    pid = record("turns")[0]["pid"]
+    assert [c["subtype"] for c in record("controls") if c["pid"] == pid] == ["interrupt"]
+    assert process_gone(pid)
+    assert ask(client, "back", **{"session-id": session})["result"] == "echo: back"
+
+
+# --- the budget and its queue ------------------------------------------------------------------
+
+def test_the_queue_serves_waiting_requests_in_order(make_app, record):
+    client = make_app(MAX_CLAUDE_PROCESSES="1").test_client()
+    response, events = open_stream(client, "fake:hang")
+    holder = next(events)["session_id"]
+    results: dict[str, dict] = {}
+    threads = []
+    for number, name in enumerate(("first", "second", "third"), start=1):
+        thread = threading.Thread(target=lambda n=name: results.update({n: ask(client, n)}))
+        thread.start()
+        threads.append(thread)
+        assert wait_until(lambda n=number: processes(client)["queued"] == n, seconds=10)
+    client.post(f"/api/claude/sessions/{holder}/interrupt")
+    list(events)
+    response.close()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [t["prompt"] for t in record("turns")] == ["fake:hang", "first", "second", "third"]
+    assert {name: r["result"] for name, r in results.items()} == {
+        "first": "echo: first", "second": "echo: second", "third": "echo: third"}
+
+
+def test_past_the_queue_timeout_requests_get_429_with_retry_after(make_app):
+    client = make_app(MAX_CLAUDE_PROCESSES="1", QUEUE_TIMEOUT_MS="200").test_client()
+    response, events = open_stream(client, "fake:hang")
+    next(events)
+    native = client.post("/api/claude", json={"prompt": "hi", "stream": False})
+    chat = client.post("/v1/chat/completions", json={
+        "model": "claude-code", "messages": [{"role": "user", "content": "hi"}]})
+    for refused in (native, chat):
+        assert refused.status_code == 429 and refused.headers["Retry-After"].isdigit()
+        error = refused.get_json()["error"]
+        assert error["code"] == "capacity_exceeded" and error["type"] == "rate_limit_error"
+    response.close()
+
+
+def test_with_a_full_queue_requests_get_429_at_once(make_app):
+    client = make_app(MAX_CLAUDE_PROCESSES="1", QUEUE_MAX="0").test_client()
+    response, events = open_stream(client, "fake:hang")
+    next(events)
+    refused = client.post("/api/claude", json={"prompt": "hi"})
+    assert refused.status_code == 429
+    assert "already wait" in refused.get_json()["error"]["message"]
+    response.close()
+
+
+def test_a_waiting_stream_gets_keep_alives_then_an_in_band_capacity_error(make_app):
+    client = make_app(MAX_CLAUDE_PROCESSES="1", QUEUE_TIMEOUT_MS="1200",
+                      KEEPALIVE_INTERVAL_MS="300").test_client()
+    response, events = open_stream(client, "fake:hang")
+    next(events)
+    waiting = client.post("/api/claude", json={"prompt": "hi"})
+    body = waiting.get_data(as_text=True)
+    assert waiting.status_code == 200 and ": keep-alive" in body
+    result = sse_events(body)[-1]
+    assert result["type"] == "result" and result["subtype"] == "capacity_exceeded"
+    response.close()
+
+
+def test_an_idle_process_in_another_worker_is_evicted_for_a_waiting_request(make_app, record):
+    worker_a = make_app(MAX_CLAUDE_PROCESSES="1", **LIVE).test_client()
+    worker_b = make_app(MAX_CLAUDE_PROCESSES="1", **LIVE).test_client()
+    ask(worker_a, "one")
+    idle = record("turns")[0]["pid"]
+    assert processes(worker_b)["idle"] == 1
+    assert ask(worker_b, "two")["result"] == "echo: two"
+    assert process_gone(idle)
+
+
+def test_health_reports_processes_and_the_cap(make_app):
+    client = make_app(MAX_CLAUDE_PROCESSES="3", **LIVE).test_client()
+    ask(client, "one")
+    assert processes(client) == {"running": 0, "idle": 1, "warm": 0, "queued": 0, "cap": 3}
