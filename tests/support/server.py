@@ -46,8 +46,9 @@ class GatewayServer:
             try:
                 requests.get(self.url + "/health", timeout=5)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.05)
+        self.stop()  # a server that never answered must not outlive the test
         raise RuntimeError(f"gunicorn did not start: {self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:

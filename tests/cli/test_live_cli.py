@@ -1,0 +1,155 @@
+"""Live processes with the real CLI: a warm start and a live turn send Claude exactly what cold
+runs send; changed options, a turn elsewhere and an interrupt fall back to a cold resume."""
+
+import threading
+
+import pytest
+import requests
+
+from tests.cli.conftest import REAL_CLAUDE, cli_environment
+from tests.conftest import sse_events
+from tests.support.anthropic_standin import Text, ToolUse, _texts
+from tests.support.server import GatewayServer
+from tests.test_faults import wait_until
+
+KEY = "gateway-test-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def start_server(standin, home, **settings) -> GatewayServer:
+    """One gthread worker, so a session's next turn reaches the worker holding its process."""
+    home.mkdir(exist_ok=True)
+    base = {"STATE_DIR": str(home / "state"), "WORKSPACE_BASE_PATH": str(home / "ws"),
+            "CLAUDE_PATH": str(REAL_CLAUDE), "API_KEY": KEY, "LOG_LEVEL": "INFO",
+            "KEEPALIVE_INTERVAL_MS": "1000"}
+    env = {**cli_environment(standin, home), "WEB_CONCURRENCY": "1"}
+    server = GatewayServer({**base, **settings}, workdir=home, env=env)
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def live(standin, tmp_path_factory):
+    server = start_server(standin, tmp_path_factory.mktemp("live"), WARM_POOL_SIZE="1",
+                          LIVE_IDLE_MS="600000")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cold(standin, tmp_path_factory):
+    server = start_server(standin, tmp_path_factory.mktemp("cold"), WARM_POOL_SIZE="0",
+                          LIVE_IDLE_MS="0")
+    yield server
+    server.stop()
+
+
+def ask(server, **body) -> tuple[list, str]:
+    """A streamed /api/claude turn: its events, and how its process was had (live or cold)."""
+    response = requests.post(server.url + "/api/claude", json=body, headers=AUTH, timeout=120)
+    assert response.status_code == 200, response.text
+    return sse_events(response.text), served_by(server, response.headers["X-Request-Id"])
+
+
+def served_by(server, request_id: str) -> str:
+    """Read the request's log line: 'live' for a warm or idle process, else 'cold'."""
+    def line():
+        return next((text for text in server.log.read_text().splitlines()
+                     if f"request_id={request_id}" in text), None)
+    assert wait_until(lambda: line() is not None, seconds=10)
+    return "live" if "live=True" in line() else "cold"
+
+
+def conversation(standin) -> list:
+    """What the CLI sent in its latest agent-loop call: each message's role and texts."""
+    return [(m["role"], _texts(m["content"])) for m in standin.requests[-1]["messages"]]
+
+
+def wait_warm(server) -> None:
+    assert wait_until(lambda: requests.get(server.url + "/health").json()["processes"]["warm"]
+                      >= 1, seconds=30)
+
+
+def two_turns(server, standin, workspace: str) -> tuple[list, list, str]:
+    standin.script(Text("Noted: the number is 42"), Text("The number was 42"))
+    first, _ = ask(server, prompt="Remember the number 42", workspace=workspace)
+    session = first[-1]["session_id"]
+    second, how = ask(server, prompt="Which number?", **{"session-id": session})
+    assert second[-1]["result"] == "The number was 42"
+    return first, conversation(standin), how
+
+
+def test_a_warm_start_sends_what_a_cold_start_sends(live, cold, standin):
+    sent = {}
+    for name, server in (("live", live), ("cold", cold)):
+        if name == "live":
+            wait_warm(server)
+        standin.script(Text("Hello there"))
+        events, how = ask(server, prompt="Say hello")
+        assert how == name and events[-1]["result"] == "Hello there"
+        sent[name] = conversation(standin)
+    assert sent["live"] == sent["cold"]
+    assert ("user", ["Say hello"]) in sent["live"]
+
+
+def test_a_live_second_turn_sends_what_a_cold_resume_sends(live, cold, standin):
+    _, on_live, how_live = two_turns(live, standin, "numbers")
+    _, on_cold, how_cold = two_turns(cold, standin, "numbers")
+    assert (how_live, how_cold) == ("live", "cold")
+    assert on_live == on_cold
+    assert [role for role, _ in on_live if role != "system"] == ["user", "assistant", "user"]
+
+
+def test_changed_options_close_the_live_process_and_resume_cold(live, standin):
+    standin.script(Text("Noted"), Text("You said pineapple"))
+    first, _ = ask(live, prompt="Remember pineapple", workspace="opts")
+    second, how = ask(live, prompt="What did I say?", model="claude-opus-4-1",
+                      **{"session-id": first[-1]["session_id"]})
+    assert how == "cold" and second[-1]["result"] == "You said pineapple"
+    assert "Remember pineapple" in str(conversation(standin))
+
+
+def test_a_turn_on_another_worker_forces_a_cold_resume_with_all_context(live, standin):
+    other = GatewayServer(live.env, workdir=live.workdir)  # another worker on the same state
+    other.start()
+    try:
+        standin.script(Text("One noted"), Text("Two noted"), Text("You said one, two, three"))
+        first, _ = ask(live, prompt="Say one", workspace="relay")
+        session = {"session-id": first[-1]["session_id"]}
+        ask(other, prompt="Say two", **session)
+        third, how = ask(live, prompt="Say three", **session)
+        assert how == "cold"  # the live process missed turn two
+        assert third[-1]["result"] == "You said one, two, three"
+        texts = [text for _, texts in conversation(standin) for text in texts]
+        assert {"Say one", "One noted", "Say two", "Two noted"} <= set(texts)
+    finally:
+        other.stop()
+
+
+def test_interrupt_mid_turn_ends_the_stream_and_the_session_resumes(live, standin):
+    standin.script(ToolUse("Bash", {"command": "sleep 30", "description": "wait"}))
+    response = requests.post(live.url + "/api/claude", headers=AUTH, stream=True, timeout=60,
+                             json={"prompt": "Wait a while", "workspace": "patience",
+                                   "allowed-tools": ["Bash"]})
+    events, ready = [], threading.Event()
+
+    def read():
+        for block in response.iter_lines(delimiter=b"\n\n"):
+            events.extend(sse_events(block.decode() + "\n\n"))
+            if any(e.get("type") == "assistant" for e in events if isinstance(e, dict)):
+                ready.set()
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert ready.wait(60)  # Claude asked for the Bash tool: the sleep runs now
+    session = events[0]["session_id"]
+    answer = requests.post(f"{live.url}/api/claude/sessions/{session}/interrupt",
+                           headers=AUTH, timeout=10)
+    assert answer.status_code == 202
+    reader.join(timeout=10)
+    response.close()
+    assert not reader.is_alive()
+    assert events[-1]["type"] == "result" and events[-1]["subtype"] == "error_during_execution"
+    standin.script(Text("Resumed fine"))
+    again, _ = ask(live, prompt="Are you there?", **{"session-id": session})
+    assert again[-1]["result"] == "Resumed fine"
+    assert "Wait a while" in str(conversation(standin))
