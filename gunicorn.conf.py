@@ -23,9 +23,11 @@ except SettingsError as exc:
 bind = f"{_settings.host}:{_settings.port}"
 
 # Threads, not processes, carry concurrent streams: each open stream holds one
-# thread while its `claude` child does the heavy work in its own process.
+# thread while its `claude` child does the heavy work in its own process. One worker
+# by default: a loaded conversation's process belongs to the worker that started it,
+# so with one worker every next turn finds it (with more, some resume cold).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 # gevent workers: how many greenlets (streams) one worker serves at once.
 worker_connections = 1000

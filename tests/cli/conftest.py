@@ -54,7 +54,8 @@ def gateway(request, standin, cli_home):
         "LOG_LEVEL": "INFO",
     }
     home.mkdir()
-    env = {**cli_environment(standin, home), "GUNICORN_WORKER_CLASS": request.param}
+    env = {**cli_environment(standin, home), "GUNICORN_WORKER_CLASS": request.param,
+           "WEB_CONCURRENCY": "2"}
     server = GatewayServer(settings, workdir=home, env=env)
     server.start()
     yield server
