@@ -59,7 +59,8 @@ class Gateway:
 
     def default_spec(self) -> RunSpec | None:
         """The launch of a new conversation with no options, which the warm pool keeps ready."""
-        from app.policy import TurnOptions, plan_turn
+        from app.chat.turn_options import TurnOptions
+        from app.policy import plan_turn
         try:
             return plan_turn(self, TurnOptions()).spec
         except Exception:  # an unusable workspace base: nothing worth warming

@@ -4,9 +4,10 @@ What the operator has not allowed is refused with a 4xx naming the option,
 never silently dropped.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app import mcp, workspaces
+from app.chat.turn_options import TurnOptions
 from app.claude.command import RunSpec, check_model, check_session_id, check_tool_rules
 from app.errors import BadRequest, Conflict, Forbidden
 from app.gateway import Gateway
@@ -15,23 +16,6 @@ from app.settings import PERMISSION_MODES
 
 # From narrowest to widest; a client may narrow the operator's mode, never widen it.
 _RANK = {"plan": 0, "default": 1, "acceptEdits": 2, "bypassPermissions": 3}
-
-
-@dataclass(frozen=True)
-class TurnOptions:
-    """What a client asked for, in either endpoint's vocabulary, before checks."""
-    workspace: str | None = None
-    session_id: str | None = None
-    system_prompt: str | None = None
-    allowed_tools: tuple[str, ...] = ()
-    disallowed_tools: tuple[str, ...] = ()
-    mcp_allowed_tools: tuple[str, ...] = ()
-    skip_permissions: bool = False
-    permission_mode: str | None = None
-    model: str | None = None
-    effort: str | None = None
-    max_turns: int | None = None
-    names: dict = field(default_factory=dict)  # option -> the client's spelling, for errors
 
 
 @dataclass(frozen=True)

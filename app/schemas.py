@@ -2,8 +2,8 @@
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from app.claude.command import EFFORTS
-
+from app.chat.turn_options import (CHOICE, COUNT, FLAG, LIST, MAX_TURNS_LIMIT, TURN_OPTIONS,
+                                   TurnOption)
 
 
 class StrictBoolean(fields.Boolean):
@@ -15,27 +15,32 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-class ClaudeRequest(Schema):
-    """The body of `POST /api/claude`; kebab-case keys, snake_case also accepted."""
+def _turn_field(option: TurnOption) -> fields.Field:
+    """The body field of one turn option, checked as its kind requires."""
+    name = {"data_key": option.key}
+    if option.kind == LIST:
+        return fields.List(fields.String(), load_default=list, **name)
+    if option.kind == FLAG:
+        return StrictBoolean(load_default=False, **name)
+    if option.kind == COUNT:
+        return fields.Integer(load_default=None, allow_none=True, strict=True,
+                              validate=validate.Range(min=1, max=MAX_TURNS_LIMIT), **name)
+    checks = {"validate": validate.OneOf(option.choices)} if option.kind == CHOICE else {}
+    return fields.String(load_default=None, allow_none=True, **checks, **name)
+
+
+TurnFields = Schema.from_dict({option.attr: _turn_field(option) for option in TURN_OPTIONS
+                               if option.native}, name="TurnFields")
+
+
+class ClaudeRequest(TurnFields):
+    """The body of `POST /api/claude`: a prompt and the turn options; kebab-case keys,
+    snake_case also accepted."""
 
     class Meta:
         unknown = RAISE
 
     prompt = fields.String(required=True)
-    session_id = fields.String(data_key="session-id", load_default=None, allow_none=True)
-    workspace = fields.String(load_default=None, allow_none=True)
-    system_prompt = fields.String(data_key="system-prompt", load_default=None, allow_none=True)
-    allowed_tools = fields.List(fields.String(), data_key="allowed-tools", load_default=list)
-    disallowed_tools = fields.List(fields.String(), data_key="disallowed-tools",
-                                   load_default=list)
-    mcp_allowed_tools = fields.List(fields.String(), data_key="mcp-allowed-tools",
-                                    load_default=list)
-    dangerously_skip_permissions = StrictBoolean(
-        data_key="dangerously-skip-permissions", load_default=False)
-    model = fields.String(load_default=None, allow_none=True)
-    effort = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(EFFORTS))
-    max_turns = fields.Integer(data_key="max-turns", load_default=None, allow_none=True,
-                               strict=True, validate=validate.Range(min=1, max=1000))
     stream = StrictBoolean(load_default=True)
 
     @pre_load

@@ -15,7 +15,7 @@ from app.chat.options import split_options
 from app.chat.turn import Turn
 from app.errors import BadRequest, NotFound
 from app.gateway import Gateway
-from app.policy import TurnOptions
+from app.chat.turn_options import TurnOptions
 
 
 @dataclass(frozen=True)
@@ -67,20 +67,14 @@ def _start(gateway: Gateway, ask: ChatAsk, found: Continuation, prompt: str) -> 
 
 
 def _turn_options(gateway: Gateway, ask: ChatAsk, found: Continuation) -> TurnOptions:
+    """The conversation's options, with the messages' system prompts and the request's model."""
     options = found.options
     systems = [m.text for m in ask.messages if m.role == "system" and m.text.strip()]
     if options.get("system-prompt"):
         systems.append(options["system-prompt"])
     model = options.get("model")
-    return TurnOptions(
-        names={"session-id": "X-Session-Id"} if found.source == "header" else {},
-        workspace=options.get("workspace"), session_id=found.session_id,
-        system_prompt="\n\n".join(systems) or None,
-        allowed_tools=tuple(options.get("allowed-tools", ())),
-        disallowed_tools=tuple(options.get("disallowed-tools", ())),
-        mcp_allowed_tools=tuple(options.get("mcp-allowed-tools", ())),
-        skip_permissions=options.get("dangerously-skip-permissions", False),
-        permission_mode=options.get("permission-mode"),
+    return TurnOptions.from_keys(
+        options, session_id=found.session_id, system_prompt="\n\n".join(systems) or None,
         model=resolve_model(model, gateway.settings.model_aliases) if model else ask.model,
         effort=options.get("effort") or ask.effort,
-        max_turns=options.get("max-turns"))
+        names={"session-id": "X-Session-Id"} if found.source == "header" else {})

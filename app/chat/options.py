@@ -11,14 +11,11 @@ import re
 import uuid
 
 from app import workspaces
-from app.claude.command import EFFORTS
+from app.chat.turn_options import (BY_KEY, CHOICE, COUNT, FLAG, LIST, MAX_TURNS_LIMIT, SESSION,
+                                   TURN_OPTIONS, WORKSPACE)
 from app.errors import BadRequest
-from app.settings import TOOL_DISPLAYS
 
-LIST_KEYS = ("allowed-tools", "disallowed-tools", "mcp-allowed-tools")
-TEXT_KEYS = ("workspace", "system-prompt", "model", "effort", "permission-mode",
-             "tool-display")
-KEYS = ("session-id", *LIST_KEYS, "dangerously-skip-permissions", "max-turns", *TEXT_KEYS)
+KEYS = tuple(option.key for option in TURN_OPTIONS)
 HEADER_PREFIX = "[claude-code] "
 NEW_SESSION = "new"
 _LINE = re.compile(r"([a-z][a-z-]*)=(.*)")
@@ -43,31 +40,36 @@ def split_options(text: str) -> tuple[dict, str]:
 
 def parse_value(key: str, value: str):
     """Check one option's text and return its typed value; 400 naming the key."""
-    if key in LIST_KEYS:
+    option = BY_KEY[key]
+    if option.kind == LIST:
         return _parse_list(key, value)
-    if key == "dangerously-skip-permissions":
+    if option.kind == FLAG:
         if value.lower() not in ("true", "false"):
             raise _bad(key, value, "use true or false")
         return value.lower() == "true"
-    if key in TEXT_KEYS and not value:
-        return ""  # an empty value clears what the conversation had
-    if key == "max-turns":
-        if not re.fullmatch(r"[0-9]{1,4}", value) or not 0 < int(value) <= 1000:
-            raise _bad(key, value, "use a whole number from 1 to 1000")
+    if option.kind == COUNT:
+        if not re.fullmatch(r"[0-9]{1,4}", value) or not 0 < int(value) <= MAX_TURNS_LIMIT:
+            raise _bad(key, value, f"use a whole number from 1 to {MAX_TURNS_LIMIT}")
         return int(value)
-    if key == "session-id":
-        if value == NEW_SESSION:
-            return value
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            raise _bad(key, value, "use a session UUID or 'new'") from None
-    if key == "workspace":
+    if option.kind == SESSION:
+        return _parse_session(key, value)
+    if not value:
+        return ""  # an empty value clears what the conversation had
+    if option.kind == WORKSPACE:
         return workspaces.check_name(value, param=key)
-    for name, allowed in (("effort", EFFORTS), ("tool-display", TOOL_DISPLAYS)):
-        if key == name and value not in allowed:
-            raise _bad(key, value, "use one of " + ", ".join(allowed))
+    if option.kind == CHOICE and value not in option.choices:
+        raise _bad(key, value, "use one of " + ", ".join(option.choices))
     return value
+
+
+def _parse_session(key: str, value: str) -> str:
+    """A session UUID in canonical form, or 'new' for a fresh session."""
+    if value == NEW_SESSION:
+        return value
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise _bad(key, value, "use a session UUID or 'new'") from None
 
 
 def _parse_list(key: str, value: str) -> list[str]:

@@ -22,7 +22,8 @@ from app.claude.pool import Kept
 from app.claude.run import ClaudeRun
 from app.errors import ApiError, Conflict, NotFound, TooManyRequests
 from app.gateway import Gateway
-from app.policy import TurnOptions, plan_turn
+from app.chat.turn_options import TurnOptions
+from app.policy import plan_turn
 
 UNKNOWN_SESSION = "No conversation found"
 NON_STREAM_POLL_SECONDS = 1.0

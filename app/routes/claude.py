@@ -13,7 +13,7 @@ from app.disconnect import watcher
 from app.errors import Conflict, NotFound
 from app.gateway import current
 from app.native import collect_result, result_status
-from app.policy import TurnOptions
+from app.chat.turn_options import TurnOptions
 from app.schemas import claude_request
 
 bp = Blueprint("claude", __name__, url_prefix="/api/claude")
@@ -23,7 +23,8 @@ bp = Blueprint("claude", __name__, url_prefix="/api/claude")
 def run():
     """Run one turn and stream its events, or return the final result."""
     body = load_json(request, claude_request)
-    turn = Turn(current(), _options(body), [{"type": "text", "text": body["prompt"]}],
+    content = [{"type": "text", "text": body["prompt"]}]
+    turn = Turn(current(), TurnOptions.from_attrs(body), content,
                 owner=owner_of(g.get("api_key")), stream=body["stream"])
     requestlog.annotate(workspace=turn.workspace or "shared", session=turn.session_id,
                         live=turn.live)
@@ -66,11 +67,3 @@ def _stream(turn: Turn):
         yield sse.message(failed.raw)
 
 
-def _options(body: dict) -> TurnOptions:
-    return TurnOptions(
-        workspace=body["workspace"], session_id=body["session_id"],
-        system_prompt=body["system_prompt"], allowed_tools=tuple(body["allowed_tools"]),
-        disallowed_tools=tuple(body["disallowed_tools"]),
-        mcp_allowed_tools=tuple(body["mcp_allowed_tools"]),
-        skip_permissions=body["dangerously_skip_permissions"], model=body["model"],
-        effort=body["effort"], max_turns=body["max_turns"])
