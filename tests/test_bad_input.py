@@ -1,5 +1,6 @@
 """Bad requests to /api/claude: each gets its status and a message naming the problem."""
 
+import json
 import os
 
 import pytest
@@ -105,3 +106,15 @@ def test_json_nested_too_deep_is_400(client):
     response = client.post("/api/claude", data="[" * 200_000, content_type="application/json")
     assert response.status_code == 400
     assert "not valid JSON" in response.get_json()["error"]["message"]
+
+
+def test_api_claude_takes_a_narrower_permission_mode_and_refuses_a_wider_one(make_app):
+    client = make_app(CLAUDE_PERMISSION_MODE="default").test_client()
+    narrower = client.post("/api/claude", json={"prompt": "fake:argv", "stream": False,
+                                                "permission-mode": "plan"})
+    assert narrower.status_code == 200
+    assert "--permission-mode=plan" in json.loads(narrower.get_json()["result"])["argv"]
+    wider = client.post("/api/claude", json={"prompt": "hi", "permission_mode": "acceptEdits"})
+    assert wider.status_code == 403 and wider.get_json()["error"]["param"] == "permission-mode"
+    unknown = client.post("/api/claude", json={"prompt": "hi", "permission-mode": "yolo"})
+    assert unknown.status_code == 400
