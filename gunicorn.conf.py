@@ -64,11 +64,13 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """On SIGTERM, stop this worker's CLI children before the arbiter's SIGKILL."""
+    """On SIGTERM, end idle and warm processes at once, and running turns' processes before
+    the arbiter's SIGKILL."""
     previous = signal.getsignal(signal.SIGTERM)
     grace = max(0.0, worker.cfg.graceful_timeout - _settings.kill_timeout_ms / 1000 - 1)
 
     def on_term(signum, frame):
+        _later(0, _close_pools)
         _later(grace, _stop_children)
         if callable(previous):
             previous(signum, frame)
@@ -128,6 +130,11 @@ def _later(seconds, callback):
     timer = threading.Timer(seconds, callback)
     timer.daemon = True
     timer.start()
+
+
+def _close_pools():
+    from app.claude.pool import close_all
+    close_all()
 
 
 def _stop_children():

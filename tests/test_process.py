@@ -2,6 +2,9 @@
 
 import threading
 
+import pytest
+
+from app.claude import process as process_module
 from app.claude.events import KeepAlive
 from app.claude.process import LiveProcess, stop_all
 from app.claude.run import ClaudeRun, Limits
@@ -63,13 +66,23 @@ def test_an_ignored_interrupt_stops_the_process_after_the_grace(tmp_path):
     assert process_gone(process.pid)
 
 
-def test_stop_all_ends_every_child_within_one_grace(tmp_path):
+@pytest.fixture
+def worker_shutdown():
+    """Let a test shut the 'worker' down, and start processes again afterwards."""
+    yield stop_all
+    process_module._shutting_down.clear()
+
+
+def test_stop_all_ends_every_child_within_one_grace_and_starts_no_more(tmp_path,
+                                                                      worker_shutdown):
     processes = [spawn(tmp_path, kill_grace=0.5) for _ in range(4)]
     runs = [turn(p, "fake:ignore-term") for p in processes]
     for run in runs:
         run.first_event()
-    stop_all()
+    worker_shutdown()
     assert all(process_gone(p.pid) for p in processes)
+    with pytest.raises(OSError):
+        spawn(tmp_path)
 
 
 def test_a_stop_from_elsewhere_wakes_a_waiting_reader(tmp_path):

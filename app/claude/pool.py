@@ -10,6 +10,7 @@ passes on interrupt requests and refills the warm pool.
 
 import threading
 import time
+import weakref
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Callable
@@ -23,6 +24,8 @@ from app.claude.process import LiveProcess
 
 TICK_SECONDS = 0.1
 RECENT_LAUNCHES = 64  # how many new-conversation launches the warm pool learns from
+RETRY_SECONDS = (1, 2, 5, 15, 60)  # pauses after warm starts that failed in a row
+_pools: "weakref.WeakSet[ProcessPool]" = weakref.WeakSet()
 
 Launcher = Callable[[RunSpec, Slot], LiveProcess]
 
@@ -59,7 +62,10 @@ class ProcessPool:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failures = 0  # warm starts that failed in a row
+        self._next_refill = 0.0
         budget.evict_local = self.evict_one
+        _pools.add(self)
 
     def start(self) -> None:
         """Start housekeeping (in the worker, after the fork)."""
@@ -78,6 +84,7 @@ class ProcessPool:
                 if kept.spec == spec and kept.process.alive:
                     self._warm.remove(kept)
                     kept.slot.mark(RUNNING)
+                    self._failures = 0  # it started well enough to be used
                     return kept
         return None
 
@@ -171,6 +178,8 @@ class ProcessPool:
                 self._warm.remove(kept)
         for kept in [*expired, *dead]:
             kept.stop()
+        if dead:
+            self._failed(f"a warm claude process exited unused: {dead[0].process.stderr_tail}")
 
     def wanted(self) -> list[RunSpec]:
         """Launch options worth a warm process: the default, then the most used recent ones."""
@@ -180,7 +189,7 @@ class ProcessPool:
 
     def _refill(self) -> None:
         """Start one missing warm process, only with a slot nobody waits for."""
-        if not self.warm_size or self._closed.is_set():
+        if not self.warm_size or self._closed.is_set() or time.monotonic() < self._next_refill:
             return
         with self._lock:
             have = [kept.spec for kept in self._warm]
@@ -194,12 +203,19 @@ class ProcessPool:
             process = self._launcher(missing[0], slot)
         except Exception as exc:
             slot.release()
-            logger.warning("could not start a warm claude process: {}", exc)
-            self._closed.wait(1.0)  # a broken CLI must not be restarted ten times a second
+            self._failed(f"could not start a warm claude process: {exc}")
             return
         slot.mark(WARM, process.pid)
         with self._lock:
             self._warm.append(Kept(process, slot, missing[0]))
+
+    def _failed(self, why: str) -> None:
+        """Pause warm starts, longer each time in a row: a broken CLI is not restarted in a loop."""
+        pause = RETRY_SECONDS[min(self._failures, len(RETRY_SECONDS) - 1)]
+        if self._failures == 0:
+            logger.warning("{}; retrying in {} s, then less often", why, pause)
+        self._failures += 1
+        self._next_refill = time.monotonic() + pause
 
     def _drop_unwanted(self) -> bool:
         """Make room for a more wanted warm process; tell whether room was made."""
@@ -211,3 +227,9 @@ class ProcessPool:
             self._warm.remove(unwanted[0])
         unwanted[0].stop()
         return True
+
+
+def close_all() -> None:
+    """Stop the warm and idle processes of every pool in this worker (running turns go on)."""
+    for pool in list(_pools):
+        pool.close()

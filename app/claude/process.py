@@ -29,6 +29,7 @@ _EVENT_QUEUE_SIZE = 256
 _EOF = object()
 _live: "set[LiveProcess]" = set()
 _live_lock = threading.Lock()
+_shutting_down = threading.Event()  # set by stop_all: the worker is going, start nothing
 
 ControlHandler = Callable[[dict], dict]  # a control request's body -> the response body
 
@@ -50,6 +51,8 @@ class LiveProcess:
         self._stop_lock = threading.Lock()
         self._stopping = False
         self._stopped = False
+        if _shutting_down.is_set():
+            raise OSError("the worker is shutting down")
         self._proc = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True)
@@ -265,8 +268,9 @@ def live_count() -> int:
 def stop_all() -> None:
     """Stop every child of this worker; called when the worker shuts down.
 
-    All groups get SIGTERM first, so the kill grace runs once, not once per child.
+    All groups are asked first, so the kill grace runs once, not once per child.
     """
+    _shutting_down.set()
     with _live_lock:
         processes = list(_live)
     for process in processes:
