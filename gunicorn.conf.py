@@ -68,10 +68,11 @@ def post_worker_init(worker):
     the arbiter's SIGKILL."""
     previous = signal.getsignal(signal.SIGTERM)
     grace = max(0.0, worker.cfg.graceful_timeout - _settings.kill_timeout_ms / 1000 - 1)
+    gevent_loop = "gevent" in type(worker).__module__  # also when chosen with `-k gevent`
 
     def on_term(signum, frame):
-        _later(0, _close_pools)
-        _later(grace, _stop_children)
+        _later(0, _close_pools, gevent_loop)
+        _later(grace, _stop_children, gevent_loop)
         if callable(previous):
             previous(signum, frame)
 
@@ -79,13 +80,14 @@ def post_worker_init(worker):
 
 
 def worker_int(worker):
-    """Ctrl-C or SIGQUIT: stop the CLI children at once."""
-    _stop_children()
+    """Ctrl-C or SIGQUIT: ask the CLI children to end now, without waiting in a signal handler;
+    the master's child_exit kills what is left."""
+    _ask_children_to_end()
 
 
 def worker_abort(worker):
-    """The arbiter timed the worker out: stop its children before it dies."""
-    _stop_children()
+    """The arbiter timed the worker out: the same, before it dies."""
+    _ask_children_to_end()
 
 
 def worker_exit(server, worker):
@@ -102,7 +104,7 @@ def child_exit(server, worker):
     """
     from app.claude.budget import Budget
     budget = Budget(_settings.state_dir / "budget", _settings.max_processes, 0)
-    groups = budget.dead_worker_groups(worker.pid)
+    groups = budget.reclaim(worker.pid)
     for pgid in groups:
         server.log.warning("worker %s died; ending its claude process group %s", worker.pid, pgid)
         _signal_groups([pgid], signal.SIGINT)
@@ -120,10 +122,10 @@ def _signal_groups(groups, signum):
             pass
 
 
-def _later(seconds, callback):
+def _later(seconds, callback, gevent_loop):
     """Run `callback` after `seconds`, from a signal handler: a greenlet under gevent (whose
     loop may not block in a handler), else a timer thread."""
-    if worker_class == "gevent":
+    if gevent_loop:
         import gevent
         gevent.spawn_later(seconds, callback)
         return
@@ -135,6 +137,11 @@ def _later(seconds, callback):
 def _close_pools():
     from app.claude.pool import close_all
     close_all()
+
+
+def _ask_children_to_end():
+    from app.claude.process import terminate_all
+    terminate_all()
 
 
 def _stop_children():

@@ -107,12 +107,19 @@ class FileLock:
 
     @staticmethod
     def is_held(path: Path) -> bool:
-        """Tell whether someone holds the lock on `path`, without keeping it."""
-        lock = FileLock.try_acquire(path)
-        if lock is None:
+        """Tell whether someone holds the lock on `path`; the file is neither made nor removed
+        (what a dead holder wrote in it stays readable)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
             return True
-        lock.release()
-        return False
+        finally:
+            os.close(fd)
 
     def write(self, text: str) -> None:
         """Replace the file's content (what the holder is doing, for other workers)."""

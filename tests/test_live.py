@@ -267,3 +267,25 @@ def test_health_reports_processes_and_the_cap(make_app):
     client = make_app(MAX_CLAUDE_PROCESSES="3", **LIVE).test_client()
     ask(client, "one")
     assert processes(client) == {"running": 0, "idle": 1, "warm": 0, "queued": 0, "cap": 3}
+
+
+def test_a_turn_that_ended_in_an_error_does_not_keep_its_process(make_app, record):
+    client = make_app(**LIVE).test_client()
+    response = client.post("/api/claude", json={"prompt": "fake:error-result", "stream": False})
+    assert response.get_json()["is_error"] is True
+    assert wait_until(lambda: process_gone(record("turns")[0]["pid"]), seconds=5)
+    assert processes(client)["idle"] == 0
+
+
+def test_an_interrupt_reaches_a_turn_still_waiting_in_the_queue(make_app):
+    client = make_app(MAX_CLAUDE_PROCESSES="1", KEEPALIVE_INTERVAL_MS="200").test_client()
+    waiting_session = ask(client, "one")["session_id"]
+    response, events = open_stream(client, "fake:hang")
+    next(events)
+    waiting, waiting_events = open_stream(client, "two", **{"session-id": waiting_session})
+    url = f"/api/claude/sessions/{waiting_session}/interrupt"
+    assert client.post(url).status_code == 202
+    result = [e for e in waiting_events if isinstance(e, dict)][-1]
+    assert result["type"] == "result" and result["subtype"] == "interrupted"
+    waiting.close()
+    response.close()

@@ -55,6 +55,8 @@ class Turn:
         self._queue_deadline = 0.0
         self._turns = 0
         self._closed = False
+        self._interrupt_asked = False
+        self._last_look = time.monotonic()  # when the client was last looked for
         self._lock = None
         logger.debug("prompt for workspace {!r}: {!r}", self.workspace or "shared",
                      [block.get("text", "<image>")[:2000] for block in content])
@@ -62,6 +64,7 @@ class Turn:
             if self.session_id:
                 self._lock = gateway.sessions.lock(self.session_id,
                                                    gateway.settings.session_wait_ms / 1000)
+                self._reachable(self.session_id)
             self._admit(stream)
         except BaseException:
             self.close()  # whatever failed, a started CLI and the lock go with it
@@ -114,9 +117,9 @@ class Turn:
                                f"for {settings.queue_timeout_ms / 1000:g} s; retry later.")
 
     def _start(self, slot: Slot) -> None:
-        if self.session_id:
-            self._wait_for_transcript(self.session_id)
         try:
+            if self.session_id:
+                self._wait_for_transcript(self.session_id)
             process = self.gateway.launch(self.spec, slot)
         except BaseException:
             slot.release()
@@ -133,9 +136,9 @@ class Turn:
     def _begin(self, kept: Kept, cold: bool) -> None:
         self._kept = kept
         self.live = not cold
-        if self.session_id:
-            self.gateway.inbox.clear(self.session_id)  # a request older than this turn
         self.run = ClaudeRun(kept.process, self._content, self.limits, self.session_id)
+        if self._interrupt_asked:
+            self.run.interrupt()  # asked while the turn waited for its process
         if self.session_id:
             if cold:
                 self._vet_resume()
@@ -153,8 +156,12 @@ class Turn:
                            code="session_not_found")
 
     def _count_turn(self, session_id: str) -> None:
-        """Record the turn in the session's counter and make it reachable for interrupts."""
+        """Record the turn in the session's counter."""
         self._turns = self.gateway.sessions.begin_turn(session_id, self.workspace, self.owner)
+
+    def _reachable(self, session_id: str) -> None:
+        """Let interrupts reach this turn from now on, from this worker or another."""
+        self.gateway.inbox.clear(session_id)  # a request older than this turn
         self.gateway.pool.running[session_id] = self.interrupt
 
     # -- running ----------------------------------------------------------------------------
@@ -175,20 +182,29 @@ class Turn:
                     yield failure
                     return
             for event in self.run.events():
-                if isinstance(event, KeepAlive):
-                    if self.client_gone():
-                        logger.info("client gone; interrupting claude pid {}",
-                                    self.run.process.pid)
-                        self.interrupt()
-                else:
+                self._look_for_client()
+                if not isinstance(event, KeepAlive):
                     self._remember(event.session_id)
                 yield event
         finally:
             self.close()
 
+    def _look_for_client(self) -> None:
+        """Interrupt the turn once its client has gone (looked for at most once a second)."""
+        now = time.monotonic()
+        if now - self._last_look >= NON_STREAM_POLL_SECONDS and not self._interrupt_asked:
+            self._last_look = now
+            if self.client_gone():
+                logger.info("client gone; interrupting claude pid {}", self.run.process.pid)
+                self.interrupt()
+
     def _wait_in_queue(self) -> Iterator[KeepAlive]:
         """Keep a stream alive while it waits for a slot; return a result if it cannot run."""
         while True:
+            if self._interrupt_asked:
+                self._ticket.cancel()
+                return error_result("interrupted", "The turn was interrupted before it started.",
+                                    self.session_id)
             remaining = self._queue_deadline - time.monotonic()
             slot = self._ticket.wait(max(0.0, min(self.limits.keepalive, remaining)))
             if slot is not None:
@@ -213,10 +229,13 @@ class Turn:
                 self._lock = self.gateway.sessions.lock(session_id, 0)
             except Conflict:
                 pass  # a request resuming it already waits its turn
+        self._reachable(session_id)
         self._count_turn(session_id)
 
     def interrupt(self) -> None:
-        """End the running turn early; the CLI answers with its own result."""
+        """End the turn early: the CLI answers with its own result; a turn still waiting for
+        its process ends before it starts."""
+        self._interrupt_asked = True
         if self.run is not None:
             self.run.interrupt()
 
@@ -232,6 +251,8 @@ class Turn:
                 self._ticket.cancel()
             if self.run is not None:
                 self._hand_back()
+            elif self._kept is not None:
+                self._kept.stop()  # taken, but the turn could not even begin
         finally:
             if self.session_id and self.gateway.pool.running.get(self.session_id) == \
                     self.interrupt:
@@ -242,16 +263,21 @@ class Turn:
     def _hand_back(self) -> None:
         """Keep a process that answered the turn; stop any other.
 
-        An interrupted turn's process is stopped too: after an interrupt the CLI's
-        history in memory differs from what a resume reads from its file.
+        Only a turn that succeeded keeps its process: after an interrupt the CLI's history
+        in memory differs from what a resume reads from its file, and after an error it
+        may.
         """
         run, kept = self.run, self._kept
-        if run.result is None and run.timed_out is None and kept.process.alive:
-            run.interrupt()  # the client left mid-turn: let the CLI end it cleanly
-            for _ in run.events():
-                pass
-        if run.finished and not run.interrupted and self.session_id:
-            self.gateway.sessions.note_message(self.session_id, run.last_message)
-            self.gateway.pool.keep(kept, self.session_id, self._turns)
-        else:
+        try:
+            if run.result is None and run.timed_out is None and kept.process.alive:
+                run.interrupt()  # the client left mid-turn: let the CLI end it cleanly
+                for _ in run.events():
+                    pass
+            if run.succeeded and not run.interrupted and self.session_id:
+                self.gateway.sessions.note_message(self.session_id, run.last_message)
+                self.gateway.pool.keep(kept, self.session_id, self._turns)
+                return
+        except BaseException:
             kept.stop()
+            raise
+        kept.stop()

@@ -155,13 +155,19 @@ class Budget:
         except FileNotFoundError:
             return False
 
-    def dead_worker_groups(self, worker_pid: int) -> list[int]:
-        """The process groups a worker that has died left in its slot files."""
+    def reclaim(self, worker_pid: int) -> list[int]:
+        """Free the slots of a worker that has died; return the process groups it left there."""
         groups = []
         for number in range(self.cap):
             holder = self._read_slot(number)
-            if holder and holder.worker_pid == worker_pid and holder.pgid:
+            if holder is None or holder.worker_pid != worker_pid:
+                continue
+            lock = FileLock.try_acquire(self._slot_path(number))
+            if lock is None:
+                continue  # taken meanwhile: by a live worker, who ended what was left
+            if holder.pgid:
                 groups.append(holder.pgid)
+            lock.release()
         return groups
 
     def _read_slot(self, number: int) -> Holder | None:

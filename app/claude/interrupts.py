@@ -5,7 +5,10 @@ that session's turn finds it within a housekeeping tick and interrupts the turn.
 """
 
 import os
+import time
 from pathlib import Path
+
+STALE_SECONDS = 10.0  # a running turn takes its request within a tick; older ones are void
 
 
 class InterruptBox:
@@ -20,7 +23,18 @@ class InterruptBox:
         (self._folder / session_id).touch()
 
     def pending(self) -> list[str]:
-        return os.listdir(self._folder)
+        """The sessions asked to be interrupted; requests nobody took in time are removed."""
+        found, now = [], time.time()
+        for name in os.listdir(self._folder):
+            try:
+                fresh = now - (self._folder / name).stat().st_mtime < STALE_SECONDS
+            except FileNotFoundError:
+                continue
+            if fresh:
+                found.append(name)
+            else:
+                self.clear(name)
+        return found
 
     def clear(self, session_id: str) -> None:
         """Forget a request: it was carried out, or it is older than the turn now starting."""

@@ -78,8 +78,8 @@ class ProcessPool:
 
     def take_warm(self, spec: RunSpec) -> Kept | None:
         """A warm process started for exactly these launch options, if there is one."""
-        self._recent.append(spec)
         with self._lock:
+            self._recent.append(spec)
             for kept in self._warm:
                 if kept.spec == spec and kept.process.alive:
                     self._warm.remove(kept)
@@ -111,10 +111,13 @@ class ProcessPool:
         kept.expires = time.monotonic() + self.idle_seconds
         kept.slot.mark(IDLE)
         with self._lock:
+            closed = self._closed.is_set()  # checked again: close() may have run meanwhile
             previous = self._idle.pop(session_id, None)
-            self._idle[session_id] = kept
-        if previous is not None:
-            previous.stop()
+            if not closed:
+                self._idle[session_id] = kept
+        for stale in (previous, kept if closed else None):
+            if stale is not None:
+                stale.stop()
         if self.budget.queued():
             self.evict_one()  # someone waits for a slot: a running turn beats an idle one
 
@@ -137,8 +140,8 @@ class ProcessPool:
 
     def close(self) -> None:
         """Stop housekeeping and every process held here."""
-        self._closed.set()
         with self._lock:
+            self._closed.set()
             kept = [*self._warm, *self._idle.values()]
             self._warm.clear()
             self._idle.clear()
@@ -184,7 +187,9 @@ class ProcessPool:
     def wanted(self) -> list[RunSpec]:
         """Launch options worth a warm process: the default, then the most used recent ones."""
         default = self._default_spec()
-        ranked = [spec for spec, _ in Counter(self._recent).most_common() if spec != default]
+        with self._lock:
+            recent = list(self._recent)
+        ranked = [spec for spec, _ in Counter(recent).most_common() if spec != default]
         return ([default] if default else []) + ranked[:max(0, self.warm_size - 1)]
 
     def _refill(self) -> None:
@@ -207,7 +212,11 @@ class ProcessPool:
             return
         slot.mark(WARM, process.pid)
         with self._lock:
-            self._warm.append(Kept(process, slot, missing[0]))
+            closed = self._closed.is_set()  # close() may have run while it started
+            if not closed:
+                self._warm.append(Kept(process, slot, missing[0]))
+        if closed:
+            process.stop()
 
     def _failed(self, why: str) -> None:
         """Pause warm starts, longer each time in a row: a broken CLI is not restarted in a loop."""

@@ -265,6 +265,14 @@ def live_count() -> int:
         return len(_live)
 
 
+def terminate_all() -> None:
+    """Ask every child of this worker to end, without waiting (safe in a signal handler:
+    no lock is taken, set.copy() is atomic)."""
+    _shutting_down.set()
+    for process in _live.copy():
+        process.terminate()
+
+
 def stop_all() -> None:
     """Stop every child of this worker; called when the worker shuts down.
 

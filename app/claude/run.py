@@ -89,6 +89,11 @@ class ClaudeRun:
         return (self.result is not None and not self.result.data.get("synthetic")
                 and self.process.alive)
 
+    @property
+    def succeeded(self) -> bool:
+        """Finished, and without an error: the only turns whose process is worth keeping."""
+        return self.finished and not self.result.data.get("is_error")
+
     def first_event(self) -> Event | None:
         """Wait for the first event without consuming it (the session id comes with it)."""
         if not self._pending:

@@ -10,7 +10,8 @@ import os
 import time
 from pathlib import Path
 
-POLL_SECONDS = 0.01
+POLL_SECONDS = 0.02
+TAIL_BYTES = 1 << 20  # the last turn's messages are at the end of the file
 
 
 def config_dir(environ=os.environ) -> Path:
@@ -30,13 +31,20 @@ def wait_for_message(session_id: str, message_uuid: str, seconds: float) -> bool
     """Wait until the session's file holds the message; tell whether it came in time."""
     deadline = time.monotonic() + seconds
     needle = f'"uuid":"{message_uuid}"'.encode()
+    path = None
     while True:
-        path = find(session_id)
-        try:
-            if path is not None and needle in path.read_bytes():
-                return True
-        except OSError:
-            pass
+        path = path or find(session_id)
+        if path is not None and needle in _tail(path):
+            return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(POLL_SECONDS)
+
+
+def _tail(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - TAIL_BYTES))
+            return handle.read()
+    except OSError:
+        return b""
