@@ -37,5 +37,5 @@ def owner_of(key: str | None) -> str:
 
 
 def mask(key: str | None) -> str:
-    """Show only a key's first 8 characters in logs."""
-    return "-" if not key else key[:8] + "…"
+    """A key as logs show it: the first 8 hex digits of its hash, whatever its length."""
+    return "-" if not key else "sha256:" + owner_of(key)[:8]

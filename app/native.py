@@ -1,12 +1,16 @@
-"""The non-streaming answer of `/api/claude`: the turn's final result as one object."""
+"""The non-streaming answer of `/api/claude`: the turn's final result as one object.
 
+Its status follows the same mapping as every surface (app/chat/results.py): 200 when
+Claude answered, else the error's status (the API's own 4xx, 502, 504, 429), with the
+CLI's result in the body either way.
+"""
+
+from app.chat.results import result_error
 from app.claude.events import KeepAlive
 
 RESULT_FIELDS = ("type", "subtype", "is_error", "result", "session_id", "usage",
                  "total_cost_usd", "num_turns", "duration_ms", "api_error_status",
-                 "permission_denials")
-_STATUS_BY_SUBTYPE = {"timeout": 504, "process_error": 502, "interrupted": 502,
-                      "capacity_exceeded": 429}
+                 "permission_denials", "errors")
 
 
 def collect_result(turn) -> dict:
@@ -19,5 +23,6 @@ def collect_result(turn) -> dict:
 
 
 def result_status(result: dict) -> int:
-    """200 for Claude's own results, 502/504 when the server had to make one."""
-    return _STATUS_BY_SUBTYPE.get(result.get("subtype"), 200)
+    """The HTTP status the result amounts to."""
+    error = result_error(result)
+    return 200 if error is None else error.status

@@ -31,6 +31,16 @@ class SessionStore:
         row = self._row(session_id, "owner")
         return None if row is None else row[0]
 
+    def claim(self, session_id: str, owner: str) -> bool:
+        """Tell whether `owner` may use the session; one recorded before owners were (owner
+        '') becomes the first caller's."""
+        with self.db.connect() as db:
+            db.execute("UPDATE sessions SET owner = ? WHERE session_id = ? AND owner = ''",
+                       (owner, session_id))
+            row = db.execute("SELECT owner FROM sessions WHERE session_id = ?",
+                             (session_id,)).fetchone()
+        return row is None or row[0] == owner
+
     def turns_of(self, session_id: str) -> int:
         """How many turns have started on the session, on any worker."""
         row = self._row(session_id, "turns")

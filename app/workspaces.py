@@ -7,7 +7,7 @@ Clients never name a path: a workspace is a short plain name, resolved under
 import re
 from pathlib import Path
 
-from app.errors import BadRequest
+from app.errors import BadRequest, ServiceUnavailable
 
 SHARED = "shared_workspace"
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
@@ -27,10 +27,23 @@ def resolve(base: Path, name: str | None, param: str = "workspace") -> Path:
     root = base.resolve()
     target = root / SHARED if not name else root / "workspace" / check_name(name, param)
     try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError:
+        root.mkdir(parents=True, exist_ok=True)
+        (target.parent if name else root).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise _unusable_base(exc) from None
+    try:
+        target.mkdir(exist_ok=True)
+    except FileExistsError:
         pass  # a dangling or foreign link: the containment check below refuses it
+    except OSError as exc:
+        raise _unusable_base(exc) from None
     real = target.resolve()
     if not real.is_relative_to(root) or not real.is_dir():
         raise BadRequest(f"Workspace {name!r} leads outside the workspace base.", param=param)
     return real
+
+
+def _unusable_base(exc: OSError) -> ServiceUnavailable:
+    """The operator's folder cannot hold workspaces: say which setting, not the path."""
+    return ServiceUnavailable(f"The workspace base (the WORKSPACE_BASE_PATH setting) is not "
+                              f"usable: {exc.strerror or exc}.", code="workspace_base_unusable")

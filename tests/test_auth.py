@@ -40,3 +40,13 @@ def test_single_api_key_setting_works(make_app):
     assert client.post("/api/claude", json={"prompt": "hi"}).status_code == 401
     assert client.post("/api/claude", json={"prompt": "hi", "stream": False},
                        headers={"x-api-key": "only-key-123"}).status_code == 200
+
+
+def test_logs_show_a_fixed_length_hash_of_a_key_never_the_key(make_app, capsys):
+    client = make_app(API_KEY="short", LOG_LEVEL="INFO").test_client()
+    response = client.get("/v1/models", headers={"x-api-key": "short"})
+    response.close()
+    logged = capsys.readouterr().err
+    line = next(text for text in logged.splitlines() if "path=/v1/models" in text)
+    assert "key=sha256:" in line and "short" not in line
+    assert len(line.split("key=sha256:")[1].split()[0]) == 8

@@ -118,3 +118,16 @@ def test_api_claude_takes_a_narrower_permission_mode_and_refuses_a_wider_one(mak
     assert wider.status_code == 403 and wider.get_json()["error"]["param"] == "permission-mode"
     unknown = client.post("/api/claude", json={"prompt": "hi", "permission-mode": "yolo"})
     assert unknown.status_code == 400
+
+
+def test_an_unusable_workspace_base_is_the_operators_503_naming_the_setting(make_app,
+                                                                            tmp_path):
+    base = tmp_path / "not-a-folder"
+    base.write_text("a file where the workspace base should be")
+    client = make_app(WORKSPACE_BASE_PATH=str(base), WARM_POOL_SIZE="0").test_client()
+    for body in ({"prompt": "hi"}, {"prompt": "hi", "workspace": "demo"}):
+        response = client.post("/api/claude", json=body)
+        assert response.status_code == 503
+        error = response.get_json()["error"]
+        assert "WORKSPACE_BASE_PATH" in error["message"] and str(base) not in error["message"]
+        assert error["code"] == "workspace_base_unusable"

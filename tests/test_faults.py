@@ -55,12 +55,28 @@ def test_exit_without_result_gets_one(client):
     assert "code 0" in result["result"]
 
 
-def test_cli_error_result_is_passed_through(client):
-    response = client.post("/api/claude", json={"prompt": "fake:error-result", "stream": False})
-    assert response.status_code == 200
-    body = response.get_json()
-    assert body["is_error"] is True and body["api_error_status"] == 400
-    assert "prompt is too long" in body["result"]
+@pytest.mark.parametrize("prompt, status", [
+    ("hi", 200),
+    ("fake:max-turns", 200),
+    ("fake:error-result 400", 400),
+    ("fake:error-result 413", 413),
+    ("fake:error-result 401", 502),  # the gateway's own login failed: not the client's fault
+    ("fake:error-result 529", 502),
+    ("fake:error-result 500", 502),
+    ("fake:crash", 502),
+    ("fake:hang", 504),
+])
+def test_a_result_maps_to_one_status_on_both_endpoints(make_app, prompt, status):
+    client = make_app(CLAUDE_INACTIVITY_TIMEOUT_MS="300").test_client()
+    native = client.post("/api/claude", json={"prompt": prompt, "stream": False})
+    chat = client.post("/v1/chat/completions", json={
+        "model": "claude-code", "messages": [{"role": "user", "content": prompt}]})
+    assert native.status_code == chat.status_code == status
+    assert native.get_json()["type"] == "result"  # the CLI's result stays in the body
+    if status == 200:
+        assert "choices" in chat.get_json()
+    else:
+        assert native.get_json()["is_error"] is True and "error" in chat.get_json()
 
 
 def test_inactivity_timeout_stops_the_process_group(make_app):

@@ -6,11 +6,17 @@ Every surface uses the same mapping and renders the error in its own shape.
 from app.errors import ApiError, BadGateway, GatewayTimeout, TooManyRequests, UpstreamRejected
 
 
+def was_interrupted(result: dict) -> bool:
+    """The CLI ended the turn because it was asked to (an interrupt): an answer, cut short."""
+    return str(result.get("terminal_reason") or "").startswith("aborted")
+
+
 def result_error(result: dict | None) -> ApiError | None:
     """The error a finished turn amounts to, or None when Claude answered."""
     if result is None:
         return BadGateway("Claude Code ended without a result.", code="process_error")
-    if not result.get("is_error") or result.get("subtype") == "error_max_turns":
+    if not result.get("is_error") or result.get("subtype") == "error_max_turns" \
+            or was_interrupted(result):
         return None
     message = result.get("result") or "; ".join(result.get("errors") or []) or "Claude Code failed."
     subtype = result.get("subtype") or "error"

@@ -60,6 +60,8 @@ class Turn:
         self._lock = None
         logger.debug("prompt for workspace {!r}: {!r}", self.workspace or "shared",
                      [block.get("text", "<image>")[:2000] for block in content])
+        if self.session_id:
+            self._check_owner(self.session_id)
         try:
             if self.session_id:
                 self._lock = gateway.sessions.lock(self.session_id,
@@ -69,6 +71,12 @@ class Turn:
         except BaseException:
             self.close()  # whatever failed, a started CLI and the lock go with it
             raise
+
+    def _check_owner(self, session_id: str) -> None:
+        """A session belongs to the key that started it: to any other it does not exist."""
+        if not self.gateway.sessions.claim(session_id, self.owner):
+            raise NotFound(f"Session {session_id} was not found.", param=self._param,
+                           code="session_not_found")
 
     # -- getting a process ------------------------------------------------------------------
 
