@@ -19,7 +19,6 @@ SESSION = "0f8fad5b-d9cb-469f-a165-70867728950e"
     ("model=opus\nhello\n\neffort=high", {"model": "opus"}, "hello\n\neffort=high"),
     ("model=opus\ncolour=red\neffort=high\n\nhi", {"model": "opus"},
      "colour=red\neffort=high\n\nhi"),
-    ("Model=opus\nhi", {}, "Model=opus\nhi"),
     ("model = opus\nhi", {}, "model = opus\nhi"),
     ("model=opus\r\neffort=high\r\n\r\nhello\r\nworld", {"model": "opus", "effort": "high"},
      "hello\r\nworld"),
@@ -36,11 +35,31 @@ def test_split_options_takes_only_the_leading_lines(text, options, rest):
     ("mcp-allowed-tools=mcp__github__get_repo", {"mcp-allowed-tools": ["mcp__github__get_repo"]}),
     ("allowed-tools=Read", {"allowed-tools": ["Read"]}),
     ("tools=Read", {}),
-    ("allowed-tools-extra=Read", {}),
-    ("max-turns-x=3", {}),
 ])
 def test_keys_match_whole(line, options):
     assert opts.split_options(line + "\nhi")[0] == options
+
+
+@pytest.mark.parametrize("text, meant", [
+    ("allow-tools=Write\nhi", "allowed-tools"),
+    ("allowed_tools=Write\nhi", "allowed-tools"),
+    ("Model=opus\nhi", "model"),
+    ("sessionid=new\nhi", "session-id"),
+    ("max-turns-x=3\nhi", "max-turns"),
+    ("allowed-tools-extra=Read\nhi", "allowed-tools"),
+    ("model=opus\nworkspce=demo\nhi", "workspace"),
+])
+def test_a_leading_key_close_to_an_option_is_refused_naming_it(text, meant):
+    with pytest.raises(BadRequest) as raised:
+        opts.split_options(text)
+    assert f"did you mean '{meant}'" in raised.value.message
+    assert raised.value.status == 400 and raised.value.code == "unknown_option"
+
+
+@pytest.mark.parametrize("text", ["x=5\nhi", "temperature=0.2 please", "tools=Read\nhi",
+                                  "\nallow-tools=x", "hi\nallow-tools=x"])
+def test_other_key_value_text_is_still_prompt_text(text):
+    assert opts.split_options(text) == ({}, text)
 
 
 def test_values_keep_equals_signs_and_spaces_inside():

@@ -6,6 +6,7 @@ reply echoes the effective options in a one-line header that the next turn reads
 back, only from the very start of an assistant message.
 """
 
+import difflib
 import json
 import re
 import uuid
@@ -18,7 +19,8 @@ from app.errors import BadRequest
 KEYS = tuple(option.key for option in TURN_OPTIONS)
 HEADER_PREFIX = "[claude-code] "
 NEW_SESSION = "new"
-_LINE = re.compile(r"([a-z][a-z-]*)=(.*)")
+_LINE = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)=(.*)")
+TYPO_CUTOFF = 0.8  # how alike (difflib's ratio) an unknown key must be to a known one
 
 
 def split_options(text: str) -> tuple[dict, str]:
@@ -29,6 +31,8 @@ def split_options(text: str) -> tuple[dict, str]:
     while index < len(lines):
         match = _LINE.fullmatch(lines[index].rstrip("\r"))
         if not match or match.group(1) not in KEYS:
+            if match:
+                _refuse_a_typo(match.group(1))
             break
         found[match.group(1)] = match.group(2).strip()
         index += 1
@@ -36,6 +40,17 @@ def split_options(text: str) -> tuple[dict, str]:
         index += 1  # the one blank line that separates options from the prompt
     return {key: parse_value(key, value) for key, value in found.items()}, \
         "\n".join(lines[index:])
+
+
+def _refuse_a_typo(key: str) -> None:
+    """A leading `key=value` line whose key is nearly an option's is a 400, not prompt text."""
+    normal = key.lower().replace("_", "-")
+    meant = normal if normal in KEYS else next(
+        iter(difflib.get_close_matches(normal, KEYS, n=1, cutoff=TYPO_CUTOFF)), None)
+    if meant is not None:
+        raise BadRequest(f"Unknown option {key!r}: did you mean '{meant}'? (Options are "
+                         "leading key=value lines; start the message with a blank line to "
+                         "send such a line as text.)", param=key, code="unknown_option")
 
 
 def parse_value(key: str, value: str):
