@@ -12,6 +12,7 @@ from loguru import logger
 
 from app import auth, errors, logs, mcp, requestlog
 from app.gateway import Gateway
+from app.gateway import current as current_gateway
 from app.settings import SettingsError, load_settings
 
 PUBLIC_ENDPOINTS = {"health.show", "static"}
@@ -50,6 +51,7 @@ def _require_keys(app: Flask, keys: tuple[str, ...]) -> None:
     def check_key() -> None:
         if request.endpoint not in PUBLIC_ENDPOINTS:
             g.api_key = auth.check(request.headers, keys)
+            current_gateway().db.ensure()  # a removed STATE_DIR is made again first
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -1,8 +1,10 @@
 """What a running app holds besides Flask's config: settings, shared state and its processes."""
 
+import time
 from dataclasses import dataclass
 
 from flask import current_app
+from loguru import logger
 
 from app.chat.conversations import ConversationStore
 from app.claude.budget import Budget, Slot
@@ -15,6 +17,10 @@ from app.claude.run import Limits, launch
 from app.sessions import SessionStore
 from app.settings import Settings
 from app.state import StateDB
+
+
+PRUNE_FIRST_SECONDS = 60.0
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -32,8 +38,10 @@ class Gateway:
     @classmethod
     def build(cls, settings: Settings, mcp_servers: frozenset[str]) -> "Gateway":
         db = StateDB(settings.state_dir)
+        for folder in ("budget/slots", "budget/queue", "budget/evict"):
+            db.folder(folder)  # made again should STATE_DIR be removed
         budget = Budget(db.dir / "budget", settings.max_processes, settings.queue_max)
-        inbox = InterruptBox(db.dir / "interrupts")
+        inbox = InterruptBox(db.folder("interrupts"))
         holder: list[Gateway] = []
         pool = ProcessPool(budget, inbox, lambda spec, slot: holder[0].launch(spec, slot),
                            settings.warm_pool_size, settings.live_idle_ms / 1000,
@@ -41,6 +49,7 @@ class Gateway:
         gateway = cls(settings, db, SessionStore(db), ConversationStore(db), mcp_servers,
                       budget, inbox, pool)
         holder.append(gateway)
+        pool.chores += [db.ensure, _pruner(db, settings.state_retention_days)]
         pool.start()
         return gateway
 
@@ -69,6 +78,20 @@ class Gateway:
     def close(self) -> None:
         """Stop this gateway's housekeeping and the processes it keeps."""
         self.pool.close()
+
+
+def _pruner(db: StateDB, retention_days: int):
+    """A housekeeping chore that prunes the state once an hour (first a minute after start)."""
+    due = [time.monotonic() + PRUNE_FIRST_SECONDS]
+
+    def prune() -> None:
+        if retention_days and time.monotonic() >= due[0]:
+            due[0] = time.monotonic() + PRUNE_EVERY_SECONDS
+            removed = db.prune(retention_days)
+            if removed:
+                logger.info("forgot {} sessions and conversations unused for {} days", removed,
+                            retention_days)
+    return prune
 
 
 def current() -> Gateway:

@@ -70,3 +70,13 @@ def overall(checks: dict) -> str:
     if "fail" in states:
         return "unhealthy"
     return "degraded" if "warn" in states else "healthy"
+
+
+def check_state(db) -> dict:
+    """The state folder and its database answer (made again if STATE_DIR was removed)."""
+    try:
+        with db.connect() as connection:
+            connection.execute("SELECT 1 FROM sessions LIMIT 1")
+    except Exception as exc:  # any failure here is what the check reports
+        return {"status": "warn", "detail": f"STATE_DIR is not usable: {exc}"}
+    return {"status": "pass"}

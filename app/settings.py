@@ -99,6 +99,8 @@ SETTINGS = (
     Setting("PORT", "port", "3000", _port, "TCP port to listen on"),
     Setting("HOST", "host", "127.0.0.1", str, "address to listen on"),
     Setting("STATE_DIR", "state_dir", ".state", _directory, "where the session database lives"),
+    Setting("STATE_RETENTION_DAYS", "state_retention_days", "30", _count,
+            "sessions and conversations unused this long are forgotten (0: never)"),
     Setting("API_KEY", "api_key", "", _keys, "one key clients must send"),
     Setting("API_KEYS", "api_keys", "", _keys, "several keys, comma-separated"),
     Setting("WORKSPACE_BASE_PATH", "workspace_base", "workspaces", _directory,
@@ -151,6 +153,7 @@ class Settings:
     port: int
     host: str
     state_dir: Path
+    state_retention_days: int
     api_key: tuple[str, ...]
     api_keys: tuple[str, ...]
     workspace_base: Path

@@ -14,6 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from loguru import logger
+
+from app.errors import ServiceUnavailable
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY,
@@ -37,34 +41,102 @@ _ADDED_COLUMNS = (
 LOCK_POLL_SECONDS = 0.05
 
 
+class StateUnavailable(ServiceUnavailable):
+    """STATE_DIR cannot be used (read-only, full, a file where a folder should be)."""
+    code = "state_unavailable"
+
+
 class StateDB:
-    """The gateway's small SQLite database, one short connection per call."""
+    """The gateway's small SQLite database, one short connection per call.
+
+    It heals: a database file that is not one is moved aside at start-up, and a
+    STATE_DIR removed while the server runs is made again, schema and folders, on
+    the next use.
+    """
 
     def __init__(self, state_dir: Path):
-        state_dir.mkdir(parents=True, exist_ok=True)
         self.dir = state_dir
         self.path = state_dir / "gateway.sqlite3"
-        with self.connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            for table, column, kind in _ADDED_COLUMNS:
-                _add_column(db, table, column, kind)
+        self._folders: list[str] = []
+        try:
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise
+            self._move_aside(exc)
+            self._create()
+
+    def _create(self) -> None:
+        """Make the folder, its subfolders and the schema (all idempotent)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for name in self._folders:
+            (self.dir / name).mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            with db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+                for table, column, kind in _ADDED_COLUMNS:
+                    _add_column(db, table, column, kind)
+        finally:
+            db.close()
+
+    def _move_aside(self, exc: Exception) -> None:
+        """Keep a damaged database for inspection and start with an empty one."""
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        self.path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+        logger.warning("{} is not a usable database ({}); moved it to {} and started a fresh "
+                       "one", self.path, exc, aside)
 
     def folder(self, name: str) -> Path:
-        """A subfolder of STATE_DIR (locks, budget, ...), created on first use."""
+        """A subfolder of STATE_DIR (locks, budget/slots, ...), made again if it goes."""
+        if name not in self._folders:
+            self._folders.append(name)
         path = self.dir / name
-        path.mkdir(exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def ensure(self) -> None:
+        """Make STATE_DIR again if it was removed while the server runs (one stat if not)."""
+        if self.path.exists():
+            return
+        logger.warning("the state folder {} or its database was removed; making them again",
+                       self.dir)
+        try:
+            self._create()
+        except (OSError, sqlite3.Error) as exc:
+            raise StateUnavailable(f"The state folder (the STATE_DIR setting) is not usable: "
+                                   f"{exc}.") from None
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """Open, commit on success, and always close."""
-        db = sqlite3.connect(self.path, timeout=10)
+        """Open, commit on success, and always close; 503 if the state cannot be used."""
+        self.ensure()
+        try:
+            db = sqlite3.connect(self.path, timeout=10)
+        except sqlite3.Error as exc:
+            raise StateUnavailable(f"The state folder (the STATE_DIR setting) is not usable: "
+                                   f"{exc}.") from None
         try:
             with db:
                 yield db
         finally:
             db.close()
+
+    def prune(self, retention_days: int) -> int:
+        """Forget sessions and conversations unused for `retention_days`; return how many."""
+        cutoff = time.time() - retention_days * 86400
+        with self.connect() as db:
+            removed = db.execute("DELETE FROM sessions WHERE used_at < ?", (cutoff,)).rowcount
+            removed += db.execute("DELETE FROM conversations WHERE used_at < ?",
+                                  (cutoff,)).rowcount
+        for path in (self.dir / "locks").glob("*.lock") if "locks" in self._folders else ():
+            lock = FileLock.try_acquire(path)  # nobody holds it: its worker died mid-turn
+            if lock is not None:
+                lock.release()
+        return removed
 
 
 class FileLock:
@@ -95,7 +167,11 @@ class FileLock:
     def try_acquire(cls, path: Path) -> "FileLock | None":
         """Lock `path` if nobody holds it, else return None at once."""
         while True:
-            fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            except FileNotFoundError:  # its folder was removed: make it again
+                path.parent.mkdir(parents=True, exist_ok=True)
+                continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -111,7 +187,7 @@ class FileLock:
         (what a dead holder wrote in it stays readable)."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return False
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -108,7 +108,7 @@ class Budget:
     def waiters(self) -> list[str]:
         """The tickets of live waiters, oldest first; tickets of dead workers are removed."""
         alive = []
-        for name in sorted(os.listdir(self._queue)):
+        for name in sorted(_listdir(self._queue)):
             if _pid_alive(int(name.split("-")[1])):
                 alive.append(name)
             else:
@@ -227,6 +227,14 @@ def _end_orphan(previous: Holder | None) -> None:
             os.killpg(previous.pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _listdir(folder: Path) -> list[str]:
+    """A folder's entries; none if it is gone (STATE_DIR removed, made again soon)."""
+    try:
+        return os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _subfolder(folder: Path, name: str) -> Path:

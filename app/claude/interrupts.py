@@ -25,7 +25,11 @@ class InterruptBox:
     def pending(self) -> list[str]:
         """The sessions asked to be interrupted; requests nobody took in time are removed."""
         found, now = [], time.time()
-        for name in os.listdir(self._folder):
+        try:
+            names = os.listdir(self._folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []  # STATE_DIR was removed; it is made again on the next tick
+        for name in names:
             try:
                 fresh = now - (self._folder / name).stat().st_mtime < STALE_SECONDS
             except FileNotFoundError:

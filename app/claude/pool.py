@@ -24,7 +24,8 @@ from app.claude.process import LiveProcess
 
 TICK_SECONDS = 0.1
 RECENT_LAUNCHES = 64  # how many new-conversation launches the warm pool learns from
-RETRY_SECONDS = (1, 2, 5, 15, 60)  # pauses after warm starts that failed in a row
+RETRY_SECONDS = (1, 2, 5, 15, 60)
+FAILURE_LOG_SECONDS = 60.0  # the same housekeeping failure is logged once a minute  # pauses after warm starts that failed in a row
 _pools: "weakref.WeakSet[ProcessPool]" = weakref.WeakSet()
 
 Launcher = Callable[[RunSpec, Slot], LiveProcess]
@@ -54,6 +55,7 @@ class ProcessPool:
         self.warm_size = warm_size
         self.idle_seconds = idle_seconds
         self.running: dict[str, Callable[[], None]] = {}  # session id -> interrupt its turn
+        self.chores: list[Callable[[], None]] = []  # run first on every tick
         self._launcher = launcher
         self._default_spec = default_spec
         self._warm: list[Kept] = []
@@ -153,13 +155,19 @@ class ProcessPool:
     # -- housekeeping -----------------------------------------------------------------------
 
     def _housekeep(self) -> None:
+        last_failure, logged_at = "", 0.0
         while not self._closed.wait(TICK_SECONDS):
             try:
                 self._tick()
             except Exception as exc:  # housekeeping must outlive one bad tick
-                logger.opt(exception=exc).error("process pool housekeeping failed")
+                now = time.monotonic()
+                if str(exc) != last_failure or now - logged_at > FAILURE_LOG_SECONDS:
+                    logger.opt(exception=exc).error("process pool housekeeping failed")
+                    last_failure, logged_at = str(exc), now
 
     def _tick(self) -> None:
+        for chore in self.chores:
+            chore()
         self._expire_idle()
         if self.budget.eviction_requested():
             self.evict_one()

@@ -17,6 +17,7 @@ def show():
         "cli": health.check_cli(settings.claude_path),
         "workspace_base": health.check_workspace_base(settings.workspace_base),
         "mcp_config": health.check_mcp_config(settings.mcp_config_path),
+        "state": health.check_state(gateway.db),
     }
     status = health.overall(checks)
     return jsonify({"status": status, "checks": checks, "processes": gateway.budget.counts()}), \
