@@ -11,6 +11,7 @@ import threading
 
 from dotenv import load_dotenv
 
+from app import early_errors
 from app.settings import SettingsError, is_loopback, load_settings
 
 load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
@@ -18,6 +19,10 @@ try:
     _settings = load_settings(os.environ)
 except SettingsError as exc:
     sys.exit(f"claude-code-gateway: refusing to start: {exc}")
+
+# gunicorn answers malformed requests (bad request line, huge headers) itself, in HTML
+# unless told otherwise: ours are JSON like every other error.
+early_errors.install()
 
 # Where to listen: HOST and PORT, as the Node server used (Heroku sets PORT).
 bind = f"{_settings.host}:{_settings.port}"

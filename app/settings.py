@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 TOOL_DISPLAYS = ("hidden", "narrated", "reasoning")
+PUBLIC_HOST = "0.0.0.0"
 
 
 class SettingsError(ValueError):
@@ -196,12 +197,21 @@ def load_settings(environ: Mapping[str, Any]) -> Settings:
             values[setting.attr] = setting.parse(text)
         except ValueError as exc:
             raise SettingsError(f"{setting.env}={text!r} is invalid: {exc}") from None
+    platform = on_platform(environ)
+    if platform:
+        values["host"] = PUBLIC_HOST
     settings = Settings(**values)
     if not settings.keys and not is_loopback(settings.host):
-        raise SettingsError(
-            f"HOST={settings.host!r} is not a loopback address: set API_KEY or API_KEYS "
-            "before serving on a network")
+        where = ("the platform (Heroku) set PORT, so the server would listen on 0.0.0.0"
+                 if platform else f"HOST={settings.host!r} is not a loopback address")
+        raise SettingsError(f"{where}: set API_KEY or API_KEYS before serving on a network")
     return settings
+
+
+def on_platform(environ: Mapping[str, Any]) -> bool:
+    """Heroku-style hosting: the platform sets PORT (and DYNO) and routes to 0.0.0.0:PORT;
+    HOST, when given, still wins."""
+    return environ.get("HOST") is None and bool(environ.get("PORT")) and bool(environ.get("DYNO"))
 
 
 def is_loopback(host: str) -> bool:

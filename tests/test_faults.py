@@ -1,6 +1,7 @@
 """Fault injection with the fake CLI: the stream survives, says what failed, ends cleanly."""
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -165,3 +166,20 @@ def test_worker_shutdown_stops_running_processes(live_server, worker_class, monk
     pid = json.loads(first[6:])["fake_pid"]
     server.stop()
     assert wait_until(lambda: process_gone(pid), seconds=10)
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"NOT A REQUEST LINE\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10000 + b"\r\n\r\n", 431),
+])
+def test_errors_gunicorn_answers_itself_are_json_too(live_server, request_bytes, status):
+    server = live_server()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request_bytes)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].startswith(f"HTTP/1.1 {status}".encode())
+    assert b"Content-Type: application/json" in head
+    assert set(json.loads(body)["error"]) == {"message", "type", "param", "code"}

@@ -70,3 +70,15 @@ def test_dotenv_fills_but_never_overrides(tmp_path):
                                "STATE_DIR": str(tmp_path / "s"),
                                "WORKSPACE_BASE_PATH": str(tmp_path / "w")})
     assert json.loads(done.stdout) == [5555, "DEBUG"], done.stderr
+
+
+def test_on_heroku_the_server_listens_publicly_only_with_a_key(config):
+    from app.settings import load_settings
+    platform = {**config, "PORT": "5123", "DYNO": "web.1"}
+    settings = load_settings({**platform, "API_KEY": "k-0001"})
+    assert (settings.host, settings.port) == ("0.0.0.0", 5123)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(platform)
+    assert "API_KEY" in str(refused.value) and "PORT" in str(refused.value)
+    assert load_settings({**platform, "HOST": "127.0.0.1"}).host == "127.0.0.1"
+    assert load_settings({**config, "PORT": "5123"}).host == "127.0.0.1"  # not a platform
