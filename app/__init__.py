@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 from flask import Flask, g, request
 from loguru import logger
 
-from app import auth, errors, logs, mcp, requestlog
+from app import auth, errors, health, logs, mcp, requestlog
 from app.gateway import Gateway
 from app.gateway import current as current_gateway
 from app.settings import SettingsError, load_settings
@@ -36,6 +36,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["gateway"] = Gateway.build(settings, mcp_servers)
+    if settings.startup_check:
+        health.log_startup_turn(app.extensions["gateway"])
     errors.register(app)
     requestlog.register(app)
     _require_keys(app, settings.keys)

@@ -128,6 +128,8 @@ SETTINGS = (
             "processes started in advance per worker for new conversations (0: off)"),
     Setting("LIVE_IDLE_MS", "live_idle_ms", "300000", _count,
             "how long a finished turn's process stays loaded for the next turn (0: off)"),
+    Setting("STARTUP_CHECK", "startup_check", "true", _bool,
+            "whether each worker runs one tiny real turn at start and logs if Claude works"),
     Setting("MAX_BODY_BYTES", "max_body_bytes", "26214400", _positive_int,
             "largest request body accepted"),
     Setting("LOG_LEVEL", "log_level", "INFO", _choice(*LOG_LEVELS), "loguru level"),
@@ -170,6 +172,7 @@ class Settings:
     queue_max: int
     warm_pool_size: int
     live_idle_ms: int
+    startup_check: bool
     max_body_bytes: int
     log_level: str
     log_format: str

@@ -64,7 +64,8 @@ def main() -> None:
         standin.default_reply = Text("one two three four five")
         env = {**cli_environment(standin, home), "GUNICORN_WORKER_CLASS": args.worker_class}
         server = GatewayServer({"STATE_DIR": str(home / "state"), "CLAUDE_PATH": str(REAL_CLAUDE),
-                                "WORKSPACE_BASE_PATH": str(home / "ws"), "LOG_LEVEL": "WARNING"},
+                                "WORKSPACE_BASE_PATH": str(home / "ws"), "LOG_LEVEL": "WARNING",
+                                "STARTUP_CHECK": "false"},
                                workdir=home, env=env)
         server.start()
         try:

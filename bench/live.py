@@ -221,7 +221,7 @@ class Bench:
                    "WEB_CONCURRENCY": "1"}
             settings = {"STATE_DIR": str(folder / "state"), "CLAUDE_PATH": str(REAL_CLAUDE),
                         "WORKSPACE_BASE_PATH": str(folder / "ws"), "LOG_LEVEL": "WARNING",
-                        **extra}
+                        "STARTUP_CHECK": "false", **extra}
             self.servers[name] = GatewayServer(settings, workdir=folder, env=env)
         self.samples: dict[tuple, list[float]] = {mode: [] for mode in MODES}
         self.hits: dict[tuple, int] = {mode: 0 for mode in MODES}

@@ -30,6 +30,7 @@ def config(tmp_path) -> dict:
         "LOG_LEVEL": "WARNING",
         "WARM_POOL_SIZE": "0",  # tests of the pool and live processes turn them on
         "LIVE_IDLE_MS": "0",
+        "STARTUP_CHECK": "false",  # its own tests turn it on
     }
 
 

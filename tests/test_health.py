@@ -30,3 +30,13 @@ def test_unwritable_workspace_base_is_unhealthy(make_app, tmp_path):
     response = client.get("/health")
     assert response.status_code == 503
     assert response.get_json()["checks"]["workspace_base"]["status"] == "fail"
+
+
+def test_deep_health_runs_one_real_turn_and_start_up_logs_it(make_app, capsys):
+    from tests.test_faults import wait_until
+    client = make_app(STARTUP_CHECK="true", LOG_LEVEL="INFO").test_client()
+    assert wait_until(lambda: "start-up check of Claude Code: a test turn answered"
+                      in capsys.readouterr().err, seconds=20)
+    report = client.get("/health?deep=1").get_json()
+    assert report["checks"]["claude"]["status"] == "pass"
+    assert "claude" not in client.get("/health").get_json()["checks"]

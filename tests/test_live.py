@@ -129,8 +129,8 @@ def test_a_turn_on_another_worker_forces_a_cold_resume(make_app, record):
 def test_an_idle_process_ends_after_live_idle_ms(make_app, record):
     client = make_app(LIVE_IDLE_MS="200").test_client()
     ask(client, "one")
-    assert wait_until(lambda: process_gone(record("turns")[0]["pid"]), seconds=10)
-    assert processes(client)["idle"] == 0
+    assert wait_until(lambda: process_gone(record("turns")[0]["pid"])
+                      and processes(client)["idle"] == 0, seconds=10)
 
 
 def test_with_live_idle_off_the_process_ends_with_its_turn(make_app, record):

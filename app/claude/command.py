@@ -36,6 +36,7 @@ class RunSpec:
     model: str | None = None
     effort: str | None = None
     max_turns: int | None = None
+    persist_session: bool = True  # False: --no-session-persistence (health checks)
 
 
 def check_tool_rules(rules, param: str) -> tuple[str, ...]:
@@ -82,6 +83,8 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
         argv.append("--dangerously-skip-permissions")
     elif spec.permission_mode:
         argv.append(f"--permission-mode={spec.permission_mode}")
+    if not spec.persist_session:
+        argv.append("--no-session-persistence")
     for flag, value in (("--model", spec.model), ("--effort", spec.effort),
                         ("--max-turns", spec.max_turns)):
         if value is not None:

@@ -1,6 +1,6 @@
 """`GET /health`: no auth; 200 when healthy or degraded, 503 when unhealthy; process counts."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from app import health
 from app.gateway import current
@@ -19,6 +19,8 @@ def show():
         "mcp_config": health.check_mcp_config(settings.mcp_config_path),
         "state": health.check_state(gateway.db),
     }
+    if request.args.get("deep") in ("1", "true"):
+        checks["claude"] = health.check_claude_turn(gateway)
     status = health.overall(checks)
     return jsonify({"status": status, "checks": checks, "processes": gateway.budget.counts()}), \
         503 if status == "unhealthy" else 200

@@ -52,6 +52,7 @@ def gateway(request, standin, cli_home):
         "ALLOW_DANGEROUS_SKIP_PERMISSIONS": "true",
         "KEEPALIVE_INTERVAL_MS": "1000",
         "LOG_LEVEL": "INFO",
+        "STARTUP_CHECK": "false",  # its turn would take a scripted reply
     }
     home.mkdir()
     env = {**cli_environment(standin, home), "GUNICORN_WORKER_CLASS": request.param,

@@ -21,7 +21,7 @@ def start_server(standin, home, **settings) -> GatewayServer:
     home.mkdir(exist_ok=True)
     base = {"STATE_DIR": str(home / "state"), "WORKSPACE_BASE_PATH": str(home / "ws"),
             "CLAUDE_PATH": str(REAL_CLAUDE), "API_KEY": KEY, "LOG_LEVEL": "INFO",
-            "KEEPALIVE_INTERVAL_MS": "1000"}
+            "KEEPALIVE_INTERVAL_MS": "1000", "STARTUP_CHECK": "false"}
     env = {**cli_environment(standin, home), "WEB_CONCURRENCY": "1"}
     server = GatewayServer({**base, **settings}, workdir=home, env=env)
     server.start()
