@@ -51,6 +51,7 @@ def plan_turn(gateway: Gateway, options: TurnOptions) -> Plan:
         else settings.default_model or None,
         effort=options.effort,
         max_turns=options.max_turns,
+        json_schema=options.json_schema,
     ), workspace)
 
 

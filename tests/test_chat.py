@@ -546,3 +546,38 @@ def test_a_failure_inside_the_stream_still_ends_it_with_an_error(client, monkeyp
     events = sse_events(response.get_data(as_text=True))
     assert events[-1] == "[DONE]"
     assert "failed while streaming" in events[-2]["error"]["message"]
+
+
+# --- JSON answers ----------------------------------------------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+def test_json_object_answers_carry_no_echo_header_but_keep_their_session(client):
+    response = chat(client, "hi", response_format={"type": "json_object"})
+    content = response.get_json()["choices"][0]["message"]["content"]
+    assert content == "echo: hi" and response.headers["X-Session-Id"]
+    assert "response_format" not in response.headers.get("X-Ignored-Params", "")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_json_schema_goes_to_the_cli_and_the_answer_is_its_result(client, stream):
+    response = chat(client, "fake:argv", stream=stream, response_format={
+        "type": "json_schema", "json_schema": {"name": "place", "schema": SCHEMA}})
+    if stream:
+        content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks(response)
+                          if c["choices"])
+    else:
+        content = response.get_json()["choices"][0]["message"]["content"]
+    argv = json.loads(content)["argv"]  # the whole content is the run's result, no header
+    assert '--json-schema={"type":"object","properties":{"city":{"type":"string"}},' \
+           '"required":["city"]}' in argv
+
+
+@pytest.mark.parametrize("response_format", [
+    {"type": "json_schema"}, {"type": "json_schema", "json_schema": {"schema": "x"}},
+    {"type": "yaml"}])
+def test_a_bad_response_format_is_400(client, response_format):
+    response = chat(client, "hi", response_format=response_format)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["param"] == "response_format"

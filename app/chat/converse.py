@@ -27,6 +27,7 @@ class ChatAsk:
     header_session: str | None  # a session named outside the messages (a header)
     owner: str  # the client key's hash: conversations never match across clients
     stream: bool
+    json_schema: str | None = None  # the reply must be JSON of this schema
 
 
 @dataclass(frozen=True)
@@ -76,5 +77,5 @@ def _turn_options(gateway: Gateway, ask: ChatAsk, found: Continuation) -> TurnOp
     return TurnOptions.from_keys(
         options, session_id=found.session_id, system_prompt="\n\n".join(systems) or None,
         model=resolve_model(model, gateway.settings.model_aliases) if model else ask.model,
-        effort=options.get("effort") or ask.effort,
+        effort=options.get("effort") or ask.effort, json_schema=ask.json_schema,
         names={"session-id": "X-Session-Id"} if found.source == "header" else {})

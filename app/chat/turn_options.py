@@ -57,6 +57,7 @@ class TurnOptions:
     model: str | None = None
     effort: str | None = None
     max_turns: int | None = None
+    json_schema: str | None = None  # set by surfaces from their own request field, not a key
     names: dict = field(default_factory=dict)  # option -> the client's spelling, for errors
 
     @classmethod

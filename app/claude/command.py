@@ -4,6 +4,7 @@ Every value put on argv is validated here first and passed in `--flag=value`
 form, so nothing a client sends can be read as a flag. Prompts never go on argv.
 """
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class RunSpec:
     effort: str | None = None
     max_turns: int | None = None
     persist_session: bool = True  # False: --no-session-persistence (health checks)
+    json_schema: str | None = None  # compact JSON, checked by json.loads before it goes on argv
 
 
 def check_tool_rules(rules, param: str) -> tuple[str, ...]:
@@ -83,6 +85,9 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
         argv.append("--dangerously-skip-permissions")
     elif spec.permission_mode:
         argv.append(f"--permission-mode={spec.permission_mode}")
+    if spec.json_schema is not None:
+        argv.append("--json-schema=" + json.dumps(json.loads(spec.json_schema),
+                                                  separators=(",", ":")))
     if not spec.persist_session:
         argv.append("--no-session-persistence")
     for flag, value in (("--model", spec.model), ("--effort", spec.effort),

@@ -87,11 +87,18 @@ class ChatReply:
                               translator.result, self.turn.session_id)
 
     def _deltas(self, translator: Translator) -> Iterator[Delta | KeepAlive]:
+        structured = self.chat.json_schema is not None
         for event in self.turn.events():
             if isinstance(event, KeepAlive):
                 yield event
             else:
-                yield from (d for d in translator.feed(event) if d.content or d.reasoning)
+                for piece in translator.feed(event):
+                    if structured:  # only the structured output is the answer
+                        piece = Delta(reasoning=piece.reasoning)
+                    if piece.content or piece.reasoning:
+                        yield piece
+        if structured and result_error(translator.result) is None:
+            yield Delta(content=(translator.result or {}).get("result") or "")
 
     def _remember(self, content: str) -> None:
         """Map this conversation, reply included, to its session for the next turn."""

@@ -7,6 +7,7 @@ Unknown fields are ignored (OpenAI clients send many) and reported back in the
 
 import base64
 import binascii
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -18,7 +19,9 @@ from app.chat.models import DEFAULT_MODEL, resolve_model
 from app.errors import BadRequest
 from app.schemas import StrictBoolean
 
-HANDLED = {"model", "messages", "stream", "stream_options", "reasoning_effort"}
+HANDLED = {"model", "messages", "stream", "stream_options", "reasoning_effort",
+           "response_format"}
+MAX_SCHEMA_BYTES = 65536  # the schema goes on the CLI's argv (--json-schema=...)
 ROLES = ("system", "developer", "user", "assistant")
 EFFORT_BY_REASONING = {"none": "low", "minimal": "low", "low": "low", "medium": "medium",
                        "high": "high", "xhigh": "xhigh", "max": "max"}
@@ -37,6 +40,7 @@ class ChatSchema(Schema):
     stream_options = fields.Dict(load_default=None, allow_none=True)
     reasoning_effort = fields.String(load_default=None, allow_none=True,
                                      validate=validate.OneOf(list(EFFORT_BY_REASONING)))
+    response_format = fields.Dict(load_default=None, allow_none=True)
 
 
 chat_schema = ChatSchema()
@@ -51,6 +55,8 @@ class ChatRequest:
     stream: bool
     include_usage: bool
     effort: str | None
+    json_mode: bool = False  # response_format json_object or json_schema: content is JSON
+    json_schema: str | None = None  # the schema, compact, for --json-schema
     ignored: list[str] = field(default_factory=list)
 
 
@@ -61,12 +67,34 @@ def parse_chat(payload: dict, aliases: dict[str, str]) -> ChatRequest:
     if messages[-1].role != "user":
         raise BadRequest("The last message must be from the user: there is nothing to "
                          "answer otherwise.", param=f"messages[{len(messages) - 1}].role")
+    json_mode, json_schema = _response_format(body["response_format"])
     return ChatRequest(
+        json_mode=json_mode, json_schema=json_schema,
         model=body["model"], cli_model=resolve_model(body["model"], aliases), messages=messages,
         stream=bool(body["stream"]),
         include_usage=bool((body["stream_options"] or {}).get("include_usage")),
         effort=EFFORT_BY_REASONING.get(body["reasoning_effort"] or ""),
         ignored=sorted(set(payload) - HANDLED))
+
+
+def _response_format(value: dict | None) -> tuple[bool, str | None]:
+    """(whether content must be JSON, the JSON schema Claude Code must answer in)."""
+    kind = (value or {}).get("type", "text")
+    if kind == "text":
+        return False, None
+    if kind == "json_object":
+        return True, None
+    schema = ((value or {}).get("json_schema") or {}).get("schema") if kind == "json_schema" \
+        else None
+    if not isinstance(schema, dict):
+        raise BadRequest("response_format must be {\"type\": \"text\"}, {\"type\": "
+                         "\"json_object\"} or {\"type\": \"json_schema\", \"json_schema\": "
+                         "{\"name\": ..., \"schema\": {...}}}.", param="response_format")
+    text = json.dumps(schema, separators=(",", ":"), ensure_ascii=True)
+    if len(text) > MAX_SCHEMA_BYTES:
+        raise BadRequest(f"response_format's schema is over {MAX_SCHEMA_BYTES} bytes.",
+                         param="response_format.json_schema.schema")
+    return True, text
 
 
 def _message(index: int, raw) -> Message:

@@ -25,14 +25,17 @@ def completions():
     owner = owner_of(g.get("api_key"))
     display_header = _display_header()
     started = start_chat_turn(gateway, ChatAsk(chat.messages, chat.cli_model, chat.effort,
-                                               _session_header(), owner, chat.stream))
+                                               _session_header(), owner, chat.stream,
+                                               chat.json_schema))
     turn = started.turn
     try:
         display = started.options.get("tool-display") or display_header or \
             gateway.settings.tool_display
         turn.first_event()  # the session id, for the headers, arrives with init
-        reply = ChatReply(turn, chat, started.options, display, gateway.settings.options_echo,
-                          gateway.conversations, owner)
+        # JSON answers carry no echo header: continuity rests on X-Session-Id and fingerprints
+        echo = gateway.settings.options_echo and not chat.json_mode
+        reply = ChatReply(turn, chat, started.options, display, echo, gateway.conversations,
+                          owner)
         return _answer(reply)
     except BaseException:
         turn.close()

@@ -1,5 +1,7 @@
 """The real `openai` package -> gunicorn -> the real `claude` -> stand-in API, on /v1."""
 
+import json
+
 import openai
 import pytest
 import requests
@@ -203,3 +205,17 @@ def test_history_no_session_knows_is_given_as_context(client, standin):
     sent = standin.last_user_text()
     assert "User: My name is Ada" in sent and "Assistant: Nice to meet you, Ada" in sent
     assert sent.endswith("What is my name?")
+
+
+def test_structured_output_round_trip(client, standin):
+    schema = {"type": "object", "properties": {"city": {"type": "string"}},
+              "required": ["city"], "additionalProperties": False}
+    standin.script(ToolUse("StructuredOutput", {"city": "Paris"}))
+    completion = client.chat.completions.create(
+        model="claude-code", messages=[user("What is the capital of France?")],
+        response_format={"type": "json_schema",
+                         "json_schema": {"name": "place", "schema": schema, "strict": True}})
+    assert json.loads(completion.choices[0].message.content) == {"city": "Paris"}
+    assert completion.model_extra["session_id"]
+    sent = [t for t in standin.requests[-1]["tools"] if t["name"] == "StructuredOutput"]
+    assert sent and sent[0]["input_schema"]["properties"] == schema["properties"]
