@@ -9,6 +9,13 @@ from pathlib import Path
 from app.state import FileLock, StateDB
 
 
+def remove(folder: str) -> None:
+    """Take STATE_DIR away at once (housekeeping may make it again before rmtree ends)."""
+    gone = folder + ".gone"
+    Path(folder).rename(gone)
+    shutil.rmtree(gone)
+
+
 def ask(client, **body):
     return client.post("/api/claude", json={"stream": False, **body})
 
@@ -16,7 +23,7 @@ def ask(client, **body):
 def test_a_state_dir_removed_while_running_is_made_again(make_app, config):
     client = make_app().test_client()
     assert ask(client, prompt="before").status_code == 200
-    shutil.rmtree(config["STATE_DIR"])
+    remove(config["STATE_DIR"])
     first = ask(client, prompt="after")
     assert first.status_code == 200 and first.get_json()["result"] == "echo: after"
     again = ask(client, prompt="resumed", **{"session-id": first.get_json()["session_id"]})
@@ -26,8 +33,10 @@ def test_a_state_dir_removed_while_running_is_made_again(make_app, config):
 
 
 def test_an_unusable_state_dir_is_503_and_health_says_degraded(make_app, config):
-    client = make_app().test_client()
-    shutil.rmtree(config["STATE_DIR"])
+    app = make_app()
+    client = app.test_client()
+    app.extensions["gateway"].pool.close()  # its housekeeping would make the folder again
+    remove(config["STATE_DIR"])
     Path(config["STATE_DIR"]).write_text("a file where the state folder should be")
     refused = ask(client, prompt="hi")
     assert refused.status_code == 503
