@@ -52,6 +52,7 @@ def plan_turn(gateway: Gateway, options: TurnOptions) -> Plan:
         effort=options.effort,
         max_turns=options.max_turns,
         json_schema=options.json_schema,
+        fork_at=options.fork_at if session_id else None,
     ), workspace)
 
 

@@ -37,6 +37,8 @@ _ADDED_COLUMNS = (
     ("sessions", "turns", "INTEGER NOT NULL DEFAULT 0"),
     ("sessions", "owner", "TEXT NOT NULL DEFAULT ''"),
     ("sessions", "last_message", "TEXT"),
+    ("conversations", "turns", "INTEGER NOT NULL DEFAULT 0"),
+    ("conversations", "message", "TEXT"),
 )
 LOCK_POLL_SECONDS = 0.05
 

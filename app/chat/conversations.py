@@ -9,6 +9,7 @@ matches, the earlier turns are handed to Claude as context.
 import hashlib
 import json
 import time
+import uuid
 from dataclasses import dataclass
 
 from app.chat import options as opts
@@ -33,22 +34,33 @@ def fingerprint(messages: list[Message], scope: str) -> str:
     return hashlib.sha256(json.dumps(turns).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Point:
+    """A conversation as it stood after one turn: its session, options, and where in it."""
+    session_id: str
+    options: dict
+    turns: int = 0  # the session's turn count after that turn
+    message: str | None = None  # uuid of that turn's last assistant message
+
+
 class ConversationStore:
-    """Conversation fingerprint to (session id, options), shared by every worker."""
+    """Conversation fingerprint to the point it reached, shared by every worker."""
 
     def __init__(self, db: StateDB):
         self.db = db
 
-    def find(self, key: str) -> tuple[str, dict] | None:
+    def find(self, key: str) -> Point | None:
         with self.db.connect() as db:
-            row = db.execute("SELECT session_id, options FROM conversations WHERE fingerprint = ?",
-                             (key,)).fetchone()
-        return None if row is None else (row[0], json.loads(row[1]))
+            row = db.execute("SELECT session_id, options, turns, message FROM conversations "
+                             "WHERE fingerprint = ?", (key,)).fetchone()
+        return None if row is None else Point(row[0], json.loads(row[1]), row[2], row[3])
 
-    def save(self, key: str, session_id: str, options: dict) -> None:
+    def save(self, key: str, point: Point) -> None:
         with self.db.connect() as db:
-            db.execute("INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?)",
-                       (key, session_id, json.dumps(options), time.time()))
+            db.execute("INSERT OR REPLACE INTO conversations (fingerprint, session_id, options, "
+                       "used_at, turns, message) VALUES (?, ?, ?, ?, ?, ?)",
+                       (key, point.session_id, json.dumps(point.options), time.time(),
+                        point.turns, point.message))
 
 
 SOURCES = ("option", "header", "echo", "fingerprint")
@@ -61,6 +73,20 @@ class Continuation:
     options: dict
     context: list[Message]
     source: str | None = None  # where the session came from: one of SOURCES
+    point: Point | None = None  # where the history sent stands in that session, if known
+
+    def fork_at(self, turns_now: int) -> str | None:
+        """The message to fork the session at when the history sent stops before the session's
+        newest turn (a chat UI regenerated or edited a message), else None."""
+        point = self.point
+        if self.explicit or point is None or point.session_id != self.session_id:
+            return None
+        if point.turns >= turns_now or not point.message:
+            return None
+        try:
+            return str(uuid.UUID(point.message))
+        except ValueError:
+            return None
 
     @property
     def explicit(self) -> bool:
@@ -78,17 +104,18 @@ def continue_conversation(messages: list[Message], given: dict, header_session: 
     """Find the session and inherited options for the newest user message."""
     history = messages[:-1]
     echoed = _newest_echo(history)
-    stored = store.find(fingerprint(history, scope)) if history and echoed is None else None
-    inherited = echoed if echoed is not None else (stored[1] if stored else {})
+    stored = store.find(fingerprint(history, scope)) if history else None
+    inherited = echoed if echoed is not None else (stored.options if stored else {})
     effective = opts.merge({k: v for k, v in inherited.items() if k != "session-id"},
                            {k: v for k, v in given.items() if k != "session-id"})
     candidates = zip(SOURCES, (given.get("session-id"), header_session,
-                               (echoed or {}).get("session-id"), stored[0] if stored else None),
+                               (echoed or {}).get("session-id"),
+                               stored.session_id if stored else None),
                      strict=True)
     source, session_id = next(((s, c) for s, c in candidates if c), (None, None))
     if session_id == opts.NEW_SESSION:
         return Continuation(None, effective, [], "option")
-    found = Continuation(session_id, effective, [], source)
+    found = Continuation(session_id, effective, [], source, stored)
     return found if session_id else found.afresh(history)
 
 

@@ -6,7 +6,7 @@ go to Claude as context. Surfaces parse their wire format into a `ChatAsk` and
 render what the returned `ChatTurn` streams.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.chat.conversations import Continuation, context_text, continue_conversation
 from app.chat.message import Message
@@ -63,8 +63,11 @@ def _start(gateway: Gateway, ask: ChatAsk, found: Continuation, prompt: str) -> 
     if prompt.strip():
         texts.append(prompt)
     content = [*({"type": "text", "text": text} for text in texts), *ask.messages[-1].images]
-    return Turn(gateway, _turn_options(gateway, ask, found), content, owner=ask.owner,
-                stream=ask.stream)
+    options = _turn_options(gateway, ask, found)
+    if found.session_id:
+        options = replace(options,
+                          fork_at=found.fork_at(gateway.sessions.turns_of(found.session_id)))
+    return Turn(gateway, options, content, owner=ask.owner, stream=ask.stream)
 
 
 def _turn_options(gateway: Gateway, ask: ChatAsk, found: Continuation) -> TurnOptions:

@@ -82,8 +82,18 @@ class Turn:
 
     @property
     def _launch_spec(self):
-        """What the process is started with, less the session it resumes."""
-        return replace(self.spec, resume=None)
+        """What the process is started with, less the session it resumes (or forks)."""
+        return replace(self.spec, resume=None, fork_at=None)
+
+    @property
+    def turns(self) -> int:
+        """The session's turn count with this turn."""
+        return self._turns
+
+    @property
+    def last_message(self) -> str | None:
+        """The uuid of the newest assistant message the turn printed."""
+        return self.run.last_message if self.run is not None else None
 
     def _admit(self, stream: bool) -> None:
         kept = self._reuse()
@@ -96,6 +106,8 @@ class Turn:
 
     def _reuse(self) -> Kept | None:
         pool = self.gateway.pool
+        if self.spec.fork_at:
+            return None  # a fork starts from the session's file, as it stood
         if self.session_id:
             turns = self.gateway.sessions.turns_of(self.session_id)
             return pool.take_idle(self.session_id, self._launch_spec, turns)
@@ -150,7 +162,8 @@ class Turn:
         if self.session_id:
             if cold:
                 self._vet_resume()
-            self._count_turn(self.session_id)
+            if not self.spec.fork_at:  # a fork's turn counts on the new session, at init
+                self._count_turn(self.session_id)
 
     def _vet_resume(self) -> None:
         """Turn the CLI's 'no such session' into a 404 before any byte is sent."""
@@ -262,9 +275,9 @@ class Turn:
             elif self._kept is not None:
                 self._kept.stop()  # taken, but the turn could not even begin
         finally:
-            if self.session_id and self.gateway.pool.running.get(self.session_id) == \
-                    self.interrupt:
-                del self.gateway.pool.running[self.session_id]
+            running = self.gateway.pool.running
+            for session_id in [s for s, stop in list(running.items()) if stop == self.interrupt]:
+                del running[session_id]
             if self._lock is not None:
                 self._lock.release()
 

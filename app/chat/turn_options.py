@@ -58,6 +58,7 @@ class TurnOptions:
     effort: str | None = None
     max_turns: int | None = None
     json_schema: str | None = None  # set by surfaces from their own request field, not a key
+    fork_at: str | None = None  # a message of the session: run on a fork of it as it stood
     names: dict = field(default_factory=dict)  # option -> the client's spelling, for errors
 
     @classmethod

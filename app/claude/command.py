@@ -39,6 +39,7 @@ class RunSpec:
     max_turns: int | None = None
     persist_session: bool = True  # False: --no-session-persistence (health checks)
     json_schema: str | None = None  # compact JSON, checked by json.loads before it goes on argv
+    fork_at: str | None = None  # resume only up to this message (a UUID), as a new session
 
 
 def check_tool_rules(rules, param: str) -> tuple[str, ...]:
@@ -72,6 +73,8 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
     argv = [executable, *BASE_ARGS]
     if spec.resume:
         argv.append(f"--resume={spec.resume}")
+        if spec.fork_at:
+            argv += [f"--resume-session-at={uuid.UUID(spec.fork_at)}", "--fork-session"]
     if prompt_file is not None:
         flag = "system-prompt-file" if spec.replace_system_prompt else "append-system-prompt-file"
         argv.append(f"--{flag}={prompt_file}")

@@ -13,7 +13,7 @@ from loguru import logger
 
 from app import sse
 from app.chat import options as opts
-from app.chat.conversations import ConversationStore, fingerprint
+from app.chat.conversations import ConversationStore, Point, fingerprint
 from app.chat.results import result_error
 from app.claude.events import KeepAlive
 from app.errors import InternalError
@@ -104,7 +104,9 @@ class ChatReply:
         """Map this conversation, reply included, to its session for the next turn."""
         if self.turn.session_id:
             history = [*self.chat.messages, Message("assistant", content)]
-            self.store.save(fingerprint(history, self.scope), self.turn.session_id, self.options)
+            point = Point(self.turn.session_id, self.options, self.turn.turns,
+                          self.turn.last_message)
+            self.store.save(fingerprint(history, self.scope), point)
 
 
 def _delta(item: Delta) -> dict:

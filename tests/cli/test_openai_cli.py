@@ -8,7 +8,7 @@ import requests
 from openai import OpenAI
 
 from tests.conftest import sse_events
-from tests.support.anthropic_standin import ApiError, Text, ToolUse
+from tests.support.anthropic_standin import ApiError, Text, ToolUse, _texts
 from tests.support.server import GatewayServer
 
 KEY = "gateway-test-key"
@@ -219,3 +219,20 @@ def test_structured_output_round_trip(client, standin):
     assert completion.model_extra["session_id"]
     sent = [t for t in standin.requests[-1]["tools"] if t["name"] == "StructuredOutput"]
     assert sent and sent[0]["input_schema"]["properties"] == schema["properties"]
+
+
+@pytest.mark.parametrize("last", ["Pick a fruit", "Pick a vegetable"])
+def test_regenerate_and_edit_show_claude_each_user_turn_once(client, standin, last):
+    first_messages = [user("workspace=garden\n\nPick a colour")]
+    standin.script(Text("Green"), Text("Apple"), Text("Carrot or pear"))
+    first = client.chat.completions.create(model="claude-code", messages=first_messages)
+    history = [*first_messages, reply_of(first)]
+    client.chat.completions.create(model="claude-code",
+                                   messages=[*history, user("Pick a fruit")])
+    again = client.chat.completions.create(model="claude-code", messages=[*history, user(last)])
+    assert again.choices[0].message.content.endswith("Carrot or pear")
+    texts = [text for message in standin.requests[-1]["messages"] if message["role"] == "user"
+             for text in _texts(message["content"])]
+    assert texts.count("Pick a colour") == 1 and texts.count(last) == 1
+    assert "Apple" not in str(standin.requests[-1]["messages"])  # the discarded answer
+    assert again.model_extra["session_id"] != first.model_extra["session_id"]
