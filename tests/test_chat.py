@@ -585,7 +585,7 @@ def test_a_bad_response_format_is_400(client, response_format):
 
 # --- regenerate and edit ------------------------------------------------------------------------
 
-def reply(response) -> dict:
+def answer_of(response) -> dict:
     return assistant(response.get_json()["choices"][0]["message"]["content"])
 
 
@@ -594,7 +594,7 @@ def reply(response) -> dict:
 def test_a_regenerated_or_edited_turn_runs_on_a_fork_at_that_point(make_app, calls, echo, last):
     client = make_app(OPTIONS_ECHO=echo).test_client()
     first = chat(client, "one")
-    history = [user("one"), reply(first)]
+    history = [user("one"), answer_of(first)]
     second = chat(client, [*history, user("two")])
     assert session_of(second) == session_of(first)
     again = chat(client, [*history, user(last)])  # the UI regenerated or edited turn two
@@ -603,13 +603,13 @@ def test_a_regenerated_or_edited_turn_runs_on_a_fork_at_that_point(make_app, cal
     assert f"--resume={session_of(first)}" in argv and "--fork-session" in argv
     assert any(arg.startswith("--resume-session-at=") for arg in argv)
     assert session_of(again) not in ("", session_of(first))
-    onward = chat(client, [*history, user(last), reply(again), user("three")])
+    onward = chat(client, [*history, user(last), answer_of(again), user("three")])
     assert session_of(onward) == session_of(again)
     assert "--fork-session" not in calls()[-1]["argv"]
 
 
 def test_a_conversation_that_goes_on_is_not_forked(client, calls):
     first = chat(client, "one")
-    second = chat(client, [user("one"), reply(first), user("two")])
-    chat(client, [user("one"), reply(first), user("two"), reply(second), user("three")])
+    second = chat(client, [user("one"), answer_of(first), user("two")])
+    chat(client, [user("one"), answer_of(first), user("two"), answer_of(second), user("three")])
     assert not any("--fork-session" in call["argv"] for call in calls())

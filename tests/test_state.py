@@ -64,8 +64,8 @@ def test_prune_forgets_old_rows_and_stale_lock_files_only(tmp_path):
         for sid, used in (("old", old), ("fresh", fresh)):
             connection.execute("INSERT INTO sessions (session_id, workspace, created_at, "
                                "used_at) VALUES (?, '', ?, ?)", (sid, used, used))
-            connection.execute("INSERT INTO conversations VALUES (?, ?, '{}', ?)",
-                               (f"fp-{sid}", sid, used))
+            connection.execute("INSERT INTO conversations (fingerprint, session_id, options, "
+                               "used_at) VALUES (?, ?, '{}', ?)", (f"fp-{sid}", sid, used))
     (locks / "left-by-a-dead-worker.lock").touch()
     held = FileLock.try_acquire(locks / "running.lock")
     assert db.prune(30) == 2
