@@ -86,9 +86,10 @@ class Budget:
 
     def try_take(self) -> Slot | None:
         """A free slot if one is free and nobody waits for it, else None at once."""
-        return None if self.queued() else self._take()
+        return None if self.queued() else self.take_free()
 
-    def _take(self) -> Slot | None:
+    def take_free(self) -> Slot | None:
+        """A free slot, whoever waits: for the waiter whose turn it is."""
         for number in range(self.cap):
             lock = FileLock.try_acquire(self._slot_path(number))
             if lock is not None:
@@ -132,6 +133,10 @@ class Budget:
         states = [holder.state for holder in self.holders()]
         return {"running": states.count(RUNNING), "idle": states.count(IDLE),
                 "warm": states.count(WARM), "queued": self.queued(), "cap": self.cap}
+
+    def free(self) -> int:
+        """How many slots nobody holds."""
+        return self.cap - len(self.holders())
 
     def request_eviction(self) -> None:
         """Ask a worker holding an idle or warm process to give it up (this one first)."""
@@ -200,7 +205,7 @@ class Ticket:
             waiters = budget.waiters()
             ahead = waiters.index(self._path.name) if self._path.name in waiters else 0
             if ahead < budget.cap:
-                slot = budget._take() if ahead < self._free(budget) else None
+                slot = budget.take_free() if ahead < budget.free() else None
                 if slot is not None:
                     self.cancel()
                     return slot
@@ -210,10 +215,6 @@ class Ticket:
             if remaining <= 0:
                 return None
             budget.wait_for_change(min(POLL_SECONDS, remaining))
-
-    @staticmethod
-    def _free(budget: Budget) -> int:
-        return budget.cap - len(budget.holders())
 
     def cancel(self) -> None:
         """Leave the queue; idempotent."""

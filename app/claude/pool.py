@@ -136,10 +136,6 @@ class ProcessPool:
         victim.stop()
         return True
 
-    def counts(self) -> dict:
-        with self._lock:
-            return {"idle": len(self._idle), "warm": len(self._warm)}
-
     def close(self) -> None:
         """Stop housekeeping and every process held here."""
         with self._lock:

@@ -259,12 +259,6 @@ def _close_quietly(stream) -> None:
         pass
 
 
-def live_count() -> int:
-    """How many children this worker has running now."""
-    with _live_lock:
-        return len(_live)
-
-
 def terminate_all() -> None:
     """Ask every child of this worker to end, without waiting (safe in a signal handler:
     no lock is taken, set.copy() is atomic)."""
