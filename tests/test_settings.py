@@ -6,9 +6,10 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from app.settings import SettingsError
-from tests.support.server import ROOT
+from tests.support.server import ROOT, GatewayServer, free_port
 
 
 @pytest.mark.parametrize("overrides, named", [
@@ -82,3 +83,25 @@ def test_on_heroku_the_server_listens_publicly_only_with_a_key(config):
     assert "API_KEY" in str(refused.value) and "PORT" in str(refused.value)
     assert load_settings({**platform, "HOST": "127.0.0.1"}).host == "127.0.0.1"
     assert load_settings({**config, "PORT": "5123"}).host == "127.0.0.1"  # not a platform
+
+
+def test_the_procfile_as_heroku_runs_it(tmp_path):
+    """`gunicorn 'app:create_app()'` with PORT and DYNO set and no HOST: public with a key."""
+    port = free_port()
+    platform = {"PORT": str(port), "DYNO": "web.1", "STATE_DIR": str(tmp_path / "s"),
+                "WORKSPACE_BASE_PATH": str(tmp_path / "w"), "STARTUP_CHECK": "false",
+                "WARM_POOL_SIZE": "0"}
+    environ = {k: v for k, v in os.environ.items() if k != "HOST"}
+    refused = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+         "app:create_app()"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**environ, "PYTHONPATH": str(ROOT), "API_KEY": "", "API_KEYS": "", **platform})
+    assert refused.returncode != 0 and "set API_KEY" in refused.stderr
+    server = GatewayServer({**platform, "API_KEY": "heroku-key-0001"}, workdir=tmp_path)
+    server.env.pop("HOST")
+    server.start()
+    try:
+        assert requests.get(server.url + "/health", timeout=10).status_code == 200
+        assert f"Listening at: http://0.0.0.0:{server.port}" in server.log.read_text()
+    finally:
+        server.stop()
