@@ -49,7 +49,8 @@ def _events(response):
 
 
 def fake_children() -> set[int]:
-    """Pids of fake CLI processes that this test process started."""
+    """Fake CLI processes this test process started, one per process group (a launcher
+    shim such as pyenv's may briefly fork copies of itself with the same command line)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -59,10 +60,18 @@ def fake_children() -> set[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat[1]) == os.getpid() and str(FAKE_CLAUDE).encode() in cmdline \
-                and stat[0] not in ("Z", "X"):
-            found.add(int(entry.name))
+        leader = int(stat[2])  # each child runs in its own group, led by the pid we started
+        if str(FAKE_CLAUDE).encode() in cmdline and stat[0] not in ("Z", "X") \
+                and _parent(leader) == os.getpid():
+            found.add(leader)
     return found
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
 
 
 def processes(client) -> dict:

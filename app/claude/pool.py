@@ -24,8 +24,8 @@ from app.claude.process import LiveProcess
 
 TICK_SECONDS = 0.1
 RECENT_LAUNCHES = 64  # how many new-conversation launches the warm pool learns from
-RETRY_SECONDS = (1, 2, 5, 15, 60)
-FAILURE_LOG_SECONDS = 60.0  # the same housekeeping failure is logged once a minute  # pauses after warm starts that failed in a row
+RETRY_SECONDS = (1, 2, 5, 15, 60)  # pauses after warm starts that failed in a row
+FAILURE_LOG_SECONDS = 60.0  # the same housekeeping failure is logged once a minute
 _pools: "weakref.WeakSet[ProcessPool]" = weakref.WeakSet()
 
 Launcher = Callable[[RunSpec, Slot], LiveProcess]

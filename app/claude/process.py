@@ -15,7 +15,6 @@ import queue
 import signal
 import subprocess
 import threading
-import time
 import uuid
 from collections import deque
 from typing import Callable

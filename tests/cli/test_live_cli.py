@@ -28,20 +28,22 @@ def start_server(standin, home, **settings) -> GatewayServer:
     return server
 
 
-@pytest.fixture(scope="module")
-def live(standin, tmp_path_factory):
-    server = start_server(standin, tmp_path_factory.mktemp("live"), WARM_POOL_SIZE="1",
-                          LIVE_IDLE_MS="600000")
+def serve(standin, tmp_path_factory, name: str, **settings):
+    """A module's server, stopped when the module is done."""
+    server = start_server(standin, tmp_path_factory.mktemp(name), **settings)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def live(standin, tmp_path_factory):
+    yield from serve(standin, tmp_path_factory, "live", WARM_POOL_SIZE="1",
+                     LIVE_IDLE_MS="600000")
 
 
 @pytest.fixture(scope="module")
 def cold(standin, tmp_path_factory):
-    server = start_server(standin, tmp_path_factory.mktemp("cold"), WARM_POOL_SIZE="0",
-                          LIVE_IDLE_MS="0")
-    yield server
-    server.stop()
+    yield from serve(standin, tmp_path_factory, "cold", WARM_POOL_SIZE="0", LIVE_IDLE_MS="0")
 
 
 def ask(server, **body) -> tuple[list, str]:
