@@ -7,6 +7,7 @@ from flask import current_app
 from loguru import logger
 
 from app.chat.conversations import ConversationStore
+from app.claude.approvals import ApprovalBook, ApprovalDesk
 from app.claude.budget import Budget, Slot
 from app.claude.command import RunSpec
 from app.claude.interrupts import InterruptBox
@@ -34,6 +35,7 @@ class Gateway:
     budget: Budget
     inbox: InterruptBox
     pool: ProcessPool
+    desk: ApprovalDesk
 
     @classmethod
     def build(cls, settings: Settings, mcp_servers: frozenset[str]) -> "Gateway":
@@ -46,10 +48,11 @@ class Gateway:
         pool = ProcessPool(budget, inbox, lambda spec, slot: holder[0].launch(spec, slot),
                            settings.warm_pool_size, settings.live_idle_ms / 1000,
                            lambda: holder[0].default_spec())
+        desk = ApprovalDesk(ApprovalBook(db), settings.approval_timeout_ms / 1000)
         gateway = cls(settings, db, SessionStore(db), ConversationStore(db), mcp_servers,
-                      budget, inbox, pool)
+                      budget, inbox, pool, desk)
         holder.append(gateway)
-        pool.chores += [db.ensure, _pruner(db, settings.state_retention_days)]
+        pool.chores += [db.ensure, desk.tick, _pruner(db, settings.state_retention_days)]
         pool.start()
         return gateway
 

@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+from app.claude.client_tools import SERVER as CLIENT_SERVER
 from app.errors import BadRequest
 
 _MCP_TOOL = re.compile(r"mcp__[A-Za-z0-9_-]+")
@@ -20,6 +21,9 @@ def load_servers(path: Path | None) -> frozenset[str]:
     servers = config.get("mcpServers") if isinstance(config, dict) else None
     if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
         raise ValueError(f"{path} has no \"mcpServers\" object of server definitions")
+    if CLIENT_SERVER in servers:
+        raise ValueError(f"{path} names a server {CLIENT_SERVER!r}: that name is the gateway's "
+                         "own, for the functions clients send; rename it")
     return frozenset(servers)
 
 

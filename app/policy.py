@@ -30,6 +30,9 @@ def plan_turn(gateway: Gateway, options: TurnOptions) -> Plan:
     settings = gateway.settings
     name = lambda key: options.names.get(key, key)  # noqa: E731
     _check_permissions(settings, options, name)
+    if options.approvals and not settings.approvals:
+        raise Forbidden("Tool approvals are turned off on this server (the operator set "
+                        "APPROVALS=off).", param=name("approvals"))
     mcp_tools = mcp.check_tools(list(options.mcp_allowed_tools), gateway.mcp_servers,
                                 name("mcp-allowed-tools"))
     session_id = (check_session_id(options.session_id, name("session-id"))
@@ -53,6 +56,8 @@ def plan_turn(gateway: Gateway, options: TurnOptions) -> Plan:
         max_turns=options.max_turns,
         json_schema=options.json_schema,
         fork_at=options.fork_at if session_id else None,
+        approvals=bool(options.approvals),
+        client_tools=tuple(options.client_tools),
     ), workspace)
 
 

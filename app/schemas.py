@@ -42,6 +42,7 @@ class ClaudeRequest(TurnFields):
 
     prompt = fields.String(required=True)
     stream = StrictBoolean(load_default=True)
+    approvals = StrictBoolean(load_default=False)  # ask the client where rules allow no tool
 
     @pre_load
     def accept_snake_case(self, data, **kwargs):
@@ -69,3 +70,19 @@ class ClaudeRequest(TurnFields):
 
 
 claude_request = ClaudeRequest()
+
+
+class PermissionAnswer(Schema):
+    """The body of `POST /api/claude/permissions/<request_id>`: allow (maybe with changed
+    input) or deny (maybe saying why)."""
+
+    class Meta:
+        unknown = RAISE
+
+    behavior = fields.String(required=True, validate=validate.OneOf(("allow", "deny")))
+    updated_input = fields.Dict(load_default=None, allow_none=True, data_key="updated_input")
+    message = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=4000))
+
+
+permission_answer = PermissionAnswer()

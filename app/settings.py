@@ -130,6 +130,12 @@ SETTINGS = (
             "how long a finished turn's process stays loaded for the next turn (0: off)"),
     Setting("STARTUP_CHECK", "startup_check", "true", _bool,
             "whether each worker runs one tiny real turn at start and logs if Claude works"),
+    Setting("APPROVALS", "approvals", "on", _bool,
+            "whether clients may have a person approve tools that rules do not allow"),
+    Setting("APPROVAL_TIMEOUT_MS", "approval_timeout_ms", "300000", _positive_int,
+            "how long a permission question waits for an answer before it is denied"),
+    Setting("TOOL_RESULT_TIMEOUT_MS", "tool_result_timeout_ms", "300000", _positive_int,
+            "how long a turn waits for the results of the client's functions"),
     Setting("MAX_BODY_BYTES", "max_body_bytes", "26214400", _positive_int,
             "largest request body accepted"),
     Setting("LOG_LEVEL", "log_level", "INFO", _choice(*LOG_LEVELS), "loguru level"),
@@ -173,6 +179,9 @@ class Settings:
     warm_pool_size: int
     live_idle_ms: int
     startup_check: bool
+    approvals: bool
+    approval_timeout_ms: int
+    tool_result_timeout_ms: int
     max_body_bytes: int
     log_level: str
     log_format: str

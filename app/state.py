@@ -31,7 +31,19 @@ CREATE TABLE IF NOT EXISTS conversations (
     options TEXT NOT NULL,
     used_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    session_id TEXT,
+    worker INTEGER NOT NULL,
+    request TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    answer TEXT
+);
 """
+APPROVAL_RETENTION_SECONDS = 86400.0  # answered permission requests are kept a day (for 409s)
 # Columns added after the first release, for databases made before them.
 _ADDED_COLUMNS = (
     ("sessions", "turns", "INTEGER NOT NULL DEFAULT 0"),
@@ -134,6 +146,8 @@ class StateDB:
             removed = db.execute("DELETE FROM sessions WHERE used_at < ?", (cutoff,)).rowcount
             removed += db.execute("DELETE FROM conversations WHERE used_at < ?",
                                   (cutoff,)).rowcount
+            db.execute("DELETE FROM approvals WHERE expires_at < ?",
+                       (time.time() - APPROVAL_RETENTION_SECONDS,))
         for path in (self.dir / "locks").glob("*.lock") if "locks" in self._folders else ():
             lock = FileLock.try_acquire(path)  # nobody holds it: its worker died mid-turn
             if lock is not None:

@@ -7,21 +7,26 @@ turn and has the same launch options; a warm one started for these options; a
 new one in a free budget slot; or one that a slot brings after waiting in the
 host's queue (a stream waits with keep-alives). When the turn ends, a process that
 answered it stays loaded for the session's next turn; any other is stopped.
+
+A chat turn may instead pause: its reply ends while the CLI waits for the client
+(a permission question, function results). It is parked with its process, and the
+session's next request answers and goes on reading the same turn.
 """
 
 import time
 from dataclasses import replace
-from typing import Iterator
+from typing import Callable, Iterator
 
 from loguru import logger
 
 from app.claude import transcripts
 from app.claude.budget import QueueFull, Slot, Ticket
 from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
-from app.claude.pool import Kept
+from app.claude.pool import Kept, Parked
 from app.claude.run import ClaudeRun
 from app.errors import ApiError, Conflict, NotFound, TooManyRequests
 from app.gateway import Gateway
+from app.chat.pauses import PauseWatch
 from app.chat.turn_options import TurnOptions
 from app.policy import plan_turn
 
@@ -34,7 +39,8 @@ class Turn:
     """A started turn; iterate `events()` once, or `close()` it."""
 
     def __init__(self, gateway: Gateway, options: TurnOptions, content: list[dict],
-                 owner: str = "", stream: bool = True):
+                 owner: str = "", stream: bool = True,
+                 answer: Callable[[Parked], bool] | None = None):
         self.gateway = gateway
         plan = plan_turn(gateway, options)
         self.workspace = plan.workspace
@@ -48,6 +54,9 @@ class Turn:
         self.live = False  # served by a process that was already running (warm or idle)
         self.run: ClaudeRun | None = None
         self.client_gone = lambda: False  # set by views that can tell
+        self.paused: dict | None = None  # what the client must answer, once the turn waits
+        self._answer = answer  # answers a parked turn of the session; False: start afresh
+        self._watch = PauseWatch(options.approvals == "chat", bool(self.spec.client_tools))
         self._content = content
         self._param = options.names.get("session-id", "session-id")
         self._kept: Kept | None = None
@@ -96,6 +105,12 @@ class Turn:
         return self.run.last_message if self.run is not None else None
 
     def _admit(self, stream: bool) -> None:
+        parked = self.gateway.pool.take_parked(self.session_id) if self.session_id else None
+        if parked is not None:
+            if parked.owner == self.owner and self._answer is not None and self._answer(parked):
+                self._go_on(parked)
+                return
+            parked.abandon("The user sent a new message instead of answering.")
         kept = self._reuse()
         if kept is not None:
             self._begin(kept, cold=False)
@@ -153,10 +168,18 @@ class Turn:
             logger.warning("session {}: its file lacks the last turn after {} s; resuming "
                            "anyway", session_id, TRANSCRIPT_WAIT_SECONDS)
 
+    def _go_on(self, parked: Parked) -> None:
+        """Continue a parked turn: the same CLI turn, now answered, read by this request."""
+        self._kept, self.run, self.live = parked.kept, parked.run, True
+        self._turns = parked.turns
+        self.run.limits = self.limits
+        self._attach()
+
     def _begin(self, kept: Kept, cold: bool) -> None:
         self._kept = kept
         self.live = not cold
         self.run = ClaudeRun(kept.process, self._content, self.limits, self.session_id)
+        self._attach()
         if self._interrupt_asked:
             self.run.interrupt()  # asked while the turn waited for its process
         if self.session_id:
@@ -164,6 +187,22 @@ class Turn:
                 self._vet_resume()
             if not self.spec.fork_at:  # a fork's turn counts on the new session, at init
                 self._count_turn(self.session_id)
+
+    def _attach(self) -> None:
+        """Route the CLI's permission questions to this turn, and pause its inactivity clock
+        while a person decides."""
+        process, desk = self.run.process, self.gateway.desk
+        if self.spec.approvals:
+            process.handlers["can_use_tool"] = self._ask_permission
+        self.run.waiting = lambda: bool(desk.waiting(process))
+
+    def _ask_permission(self, request_id: str, body: dict) -> None:
+        """Hold the CLI's question and tell the client, in the turn's stream (the CLI waits)."""
+        approval = self.gateway.desk.hold(self.run.process, request_id, body, self.owner,
+                                          self.session_id)
+        logger.info("session {}: Claude asks to use {}; waiting for an answer", self.session_id,
+                    approval.tool_name)
+        self.run.process.inject(approval.event())
 
     def _vet_resume(self) -> None:
         """Turn the CLI's 'no such session' into a 404 before any byte is sent."""
@@ -207,6 +246,10 @@ class Turn:
                 if not isinstance(event, KeepAlive):
                     self._remember(event.session_id)
                 yield event
+                if not isinstance(event, KeepAlive) and self.session_id:
+                    self.paused = self._watch.feed(event)
+                    if self.paused:
+                        return  # the CLI waits for the client's next request
         finally:
             self.close()
 
@@ -258,7 +301,15 @@ class Turn:
         its process ends before it starts."""
         self._interrupt_asked = True
         if self.run is not None:
+            self._withdraw("The turn was interrupted.")
             self.run.interrupt()
+
+    def _withdraw(self, why: str) -> None:
+        """Refuse whatever the CLI waits on: permission questions, function calls."""
+        process = self.run.process
+        self.gateway.desk.deny_all(process, why, interrupt=True)
+        if process.tool_server is not None:
+            process.tool_server.fail_all(why)
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -270,7 +321,9 @@ class Turn:
         try:
             if self._ticket is not None:
                 self._ticket.cancel()
-            if self.run is not None:
+            if self.run is not None and self.paused:
+                self._park()
+            elif self.run is not None:
                 self._hand_back()
             elif self._kept is not None:
                 self._kept.stop()  # taken, but the turn could not even begin
@@ -291,6 +344,7 @@ class Turn:
         run, kept = self.run, self._kept
         try:
             if run.result is None and run.timed_out is None and kept.process.alive:
+                self._withdraw("The client disconnected.")
                 run.interrupt()  # the client left mid-turn: let the CLI end it cleanly
                 for _ in run.events():
                     pass
@@ -299,6 +353,19 @@ class Turn:
                 self.gateway.pool.keep(kept, self.session_id, self._turns)
                 return
         except BaseException:
-            kept.stop()
+            self._stop()
             raise
-        kept.stop()
+        self._stop()
+
+    def _stop(self) -> None:
+        self.run.close()
+        self._kept.stop()
+
+    def _park(self) -> None:
+        """Keep the waiting turn and its process for the session's next request."""
+        settings = self.gateway.settings
+        waits = settings.approval_timeout_ms if "approval" in self.paused \
+            else settings.tool_result_timeout_ms
+        self.gateway.pool.park(Parked(
+            self._kept, self.run, self.session_id, self.owner, self._turns, self.paused,
+            time.monotonic() + waits / 1000, self._withdraw))

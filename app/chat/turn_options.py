@@ -38,6 +38,7 @@ TURN_OPTIONS = (
     TurnOption("model", "model", TEXT),
     TurnOption("effort", "effort", CHOICE, EFFORTS),
     TurnOption("permission-mode", "permission_mode", CHOICE, PERMISSION_MODES),
+    TurnOption("approvals", "approvals", CHOICE, ("chat",), native=False),
     TurnOption("tool-display", "tool_display", CHOICE, TOOL_DISPLAYS, native=False, turn=False),
 )
 BY_KEY = {option.key: option for option in TURN_OPTIONS}
@@ -57,6 +58,8 @@ class TurnOptions:
     model: str | None = None
     effort: str | None = None
     max_turns: int | None = None
+    approvals: str | None = None  # "chat": questions end the reply; "stream": in the stream
+    client_tools: tuple = ()  # ClientTool: functions the client serves (OpenAI `tools`)
     json_schema: str | None = None  # set by surfaces from their own request field, not a key
     fork_at: str | None = None  # a message of the session: run on a fork of it as it stood
     names: dict = field(default_factory=dict)  # option -> the client's spelling, for errors

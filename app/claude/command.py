@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.claude import client_tools
+from app.claude.client_tools import ClientTool
 from app.errors import BadRequest
 
 # --strict-mcp-config: only the operator's MCP servers, never the login's or a project's.
@@ -40,6 +42,8 @@ class RunSpec:
     persist_session: bool = True  # False: --no-session-persistence (health checks)
     json_schema: str | None = None  # compact JSON, checked by json.loads before it goes on argv
     fork_at: str | None = None  # resume only up to this message (a UUID), as a new session
+    approvals: bool = False  # ask the gateway (can_use_tool) where rules do not allow a tool
+    client_tools: tuple[ClientTool, ...] = ()  # functions the client serves, via the gateway
 
 
 def check_tool_rules(rules, param: str) -> tuple[str, ...]:
@@ -78,12 +82,18 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
     if prompt_file is not None:
         flag = "system-prompt-file" if spec.replace_system_prompt else "append-system-prompt-file"
         argv.append(f"--{flag}={prompt_file}")
-    if spec.allowed_tools:
-        argv.append("--allowedTools=" + ",".join(spec.allowed_tools))
+    allowed = [*spec.allowed_tools, *(client_tools.PREFIX + client_tools.check_name(t.name, "tools")
+                                      for t in spec.client_tools)]
+    if allowed:
+        argv.append("--allowedTools=" + ",".join(allowed))
     if spec.disallowed_tools:
         argv.append("--disallowedTools=" + ",".join(spec.disallowed_tools))
     if spec.mcp_config is not None:
         argv.append(f"--mcp-config={spec.mcp_config}")
+    if spec.client_tools:
+        argv.append(f"--mcp-config={client_tools.MCP_CONFIG}")  # a constant: no client text
+    if spec.approvals:
+        argv.append("--permission-prompt-tool=stdio")
     if spec.skip_permissions:
         argv.append("--dangerously-skip-permissions")
     elif spec.permission_mode:

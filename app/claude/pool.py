@@ -45,6 +45,28 @@ class Kept:
         self.process.stop()
 
 
+@dataclass
+class Parked:
+    """A turn that waits, between two requests, for its client: an answer to a permission
+    question or the results of its functions. Its process keeps running the turn."""
+    kept: Kept
+    run: object  # the ClaudeRun to go on reading
+    session_id: str
+    owner: str
+    turns: int
+    waits_for: dict  # what the client must answer: {"approval": event} or {"calls": [ids]}
+    expires: float  # monotonic
+    withdraw: Callable[[str], None]  # answers what is held with a refusal
+
+    def abandon(self, why: str) -> None:
+        """End the waiting turn: refuse what it holds and stop its process."""
+        try:
+            self.withdraw(why)
+        finally:
+            self.run.close()
+            self.kept.stop()
+
+
 class ProcessPool:
     """Warm and idle processes of one worker, and the running turns interrupts reach."""
 
@@ -60,6 +82,7 @@ class ProcessPool:
         self._default_spec = default_spec
         self._warm: list[Kept] = []
         self._idle: dict[str, Kept] = {}
+        self._parked: dict[str, Parked] = {}  # session id -> its turn waiting for the client
         self._recent: deque[RunSpec] = deque(maxlen=RECENT_LAUNCHES)
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -123,6 +146,33 @@ class ProcessPool:
         if self.budget.queued():
             self.evict_one()  # someone waits for a slot: a running turn beats an idle one
 
+    def park(self, parked: Parked) -> None:
+        """Hold a turn that waits for its client until the next request or its expiry."""
+        with self._lock:
+            closed = self._closed.is_set()
+            previous = self._parked.pop(parked.session_id, None)
+            if not closed:
+                self._parked[parked.session_id] = parked
+        for stale in (previous, parked if closed else None):
+            if stale is not None:
+                stale.abandon("The gateway is shutting down." if closed else
+                              "A newer request of this conversation replaced it.")
+
+    def take_parked(self, session_id: str) -> Parked | None:
+        """The session's waiting turn, if it still runs."""
+        with self._lock:
+            parked = self._parked.pop(session_id, None)
+        if parked is not None and not parked.kept.process.alive:
+            parked.abandon("Its process ended.")
+            return None
+        return parked
+
+    def parked_session(self, tool_use_id: str) -> str | None:
+        """The session whose waiting turn holds this function call."""
+        with self._lock:
+            return next((p.session_id for p in self._parked.values()
+                         if tool_use_id in p.waits_for.get("calls", ())), None)
+
     def evict_one(self) -> bool:
         """Give up the oldest idle process, else a warm one; tell whether one was."""
         with self._lock:
@@ -141,10 +191,14 @@ class ProcessPool:
         with self._lock:
             self._closed.set()
             kept = [*self._warm, *self._idle.values()]
+            parked = list(self._parked.values())
             self._warm.clear()
             self._idle.clear()
+            self._parked.clear()
         for item in kept:
             item.stop()
+        for waiting in parked:
+            waiting.abandon("The gateway is shutting down.")
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -183,8 +237,16 @@ class ProcessPool:
             dead = [k for k in self._warm if not k.process.alive]
             for kept in dead:
                 self._warm.remove(kept)
+            overdue = [p for p in self._parked.values()
+                       if p.expires <= now or not p.kept.process.alive]
+            for parked in overdue:
+                del self._parked[parked.session_id]
         for kept in [*expired, *dead]:
             kept.stop()
+        for parked in overdue:
+            logger.info("session {}: its client did not come back in time; ending the turn",
+                        parked.session_id)
+            parked.abandon("The client did not answer in time, so the turn was ended.")
         if dead:
             self._failed(f"a warm claude process exited unused: {dead[0].process.stderr_tail}")
 

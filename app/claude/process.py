@@ -30,17 +30,21 @@ _live: "set[LiveProcess]" = set()
 _live_lock = threading.Lock()
 _shutting_down = threading.Event()  # set by stop_all: the worker is going, start nothing
 
-ControlHandler = Callable[[dict], dict]  # a control request's body -> the response body
+# (request id, body) -> the response body, or None when the handler answers later with
+# `LiveProcess.reply()` (a person deciding, a client returning a tool's result).
+ControlHandler = Callable[[str, dict], "dict | None"]
 
 
 class LiveProcess:
     """A running child; one turn at a time reads its events, anyone may stop it."""
 
     def __init__(self, argv: list[str], cwd: str, env: dict[str, str], kill_grace: float,
-                 on_stop: list[Callable[[], None]] | None = None):
+                 on_stop: list[Callable[[], None]] | None = None,
+                 handlers: dict[str, ControlHandler] | None = None):
         self.kill_grace = kill_grace
-        self.handlers: dict[str, ControlHandler] = {}
+        self.handlers: dict[str, ControlHandler] = dict(handlers or {})  # by request subtype
         self.ended = False  # stdout reached EOF: nothing more will come
+        self.tool_server = None  # the client's functions it serves, if any (set by launch)
         self._on_stop = list(on_stop or ())
         self._events: queue.Queue = queue.Queue(maxsize=_EVENT_QUEUE_SIZE)
         self._stdin: queue.Queue = queue.Queue()
@@ -158,16 +162,34 @@ class LiveProcess:
     def _answer(self, frame: dict) -> None:
         """Answer the CLI's own control request with the registered handler, or refuse it."""
         body = frame.get("request") or {}
+        request_id = str(frame.get("request_id"))
         handler = self.handlers.get(body.get("subtype"))
-        reply = {"subtype": "error", "request_id": frame.get("request_id"),
-                 "error": f"the gateway does not handle {body.get('subtype')!r}"}
-        if handler is not None:
-            try:
-                reply = {"subtype": "success", "request_id": frame.get("request_id"),
-                         "response": handler(body)}
-            except Exception as exc:  # a handler's failure is the CLI's answer, not our crash
-                reply["error"] = str(exc)
-        self.send({"type": "control_response", "response": reply})
+        if handler is None:
+            self.reply_error(request_id, f"the gateway does not handle {body.get('subtype')!r}")
+            return
+        try:
+            response = handler(request_id, body)
+        except Exception as exc:  # a handler's failure is the CLI's answer, not our crash
+            logger.opt(exception=exc).warning("answering the CLI's {} failed", body.get("subtype"))
+            self.reply_error(request_id, str(exc))
+            return
+        if response is not None:
+            self.reply(request_id, response)
+
+    def reply(self, request_id: str, response: dict) -> None:
+        """Answer a control request of the CLI's."""
+        self.send({"type": "control_response", "response": {
+            "subtype": "success", "request_id": request_id, "response": response}})
+
+    def reply_error(self, request_id: str, message: str) -> None:
+        """Refuse a control request of the CLI's."""
+        self.send({"type": "control_response", "response": {
+            "subtype": "error", "request_id": request_id, "error": message}})
+
+    def inject(self, data: dict) -> None:
+        """Put an event of the gateway's own into the running turn's stream, in order (call it
+        from a handler, which runs on the reader thread)."""
+        self._put(Event.made(data))
 
     def _put(self, item) -> bool:
         """Queue an item, giving up once the process is being stopped."""

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 from loguru import logger
 
+from app.claude.client_tools import ClientToolServer
 from app.claude.command import RunSpec, build_argv
 from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
 from app.claude.process import LiveProcess
@@ -51,13 +52,19 @@ def launch(executable: str | None, spec: RunSpec, kill_grace: float,
                                  "CLAUDE_PATH.")
     prompt_file = _write_temp(spec.system_prompt) if spec.system_prompt else None
     cleanup = [lambda: prompt_file.unlink(missing_ok=True)] if prompt_file else []
+    tools = ClientToolServer(spec.client_tools) if spec.client_tools else None
     try:
-        return LiveProcess(build_argv(executable, spec, prompt_file), str(spec.cwd), child_env(),
-                           kill_grace, on_stop=[*on_stop, *cleanup])
+        process = LiveProcess(build_argv(executable, spec, prompt_file), str(spec.cwd),
+                              child_env(), kill_grace, on_stop=[*on_stop, *cleanup],
+                              handlers={"mcp_message": tools.handle} if tools else None)
     except OSError as exc:
         for callback in [*on_stop, *cleanup]:
             callback()
         raise ServiceUnavailable(f"The Claude Code CLI could not be started: {exc}") from None
+    if tools is not None:
+        tools.reply = process.reply
+    process.tool_server = tools
+    return process
 
 
 class ClaudeRun:
@@ -75,6 +82,7 @@ class ClaudeRun:
         self._interrupt_by: float | None = None  # when an unanswered interrupt turns into a stop
         self._pending: list[Event] = []
         self._started = time.monotonic()
+        self.waiting = lambda: False  # True while the CLI waits on a person: not inactivity
         if process.drain():
             logger.warning("claude pid {} had events left from its last turn", process.pid)
         process.send(user_message(content))
@@ -104,15 +112,20 @@ class ClaudeRun:
         return self._pending[0] if self._pending else None
 
     def events(self) -> Iterator[Event | KeepAlive]:
-        """Yield events (and KEEPALIVE while silent), always ending with a result."""
-        try:
-            while self._pending:
-                yield self._pending.pop(0)
-            yield from self._read()
-            if self.result is None:
-                yield self._track(self._failure())
-        finally:
-            self._watchdog.cancel()
+        """Yield events (and KEEPALIVE while silent), always ending with a result.
+
+        A reader may stop early and call it again later (a turn that waits for its client
+        between two requests); the total time limit runs on meanwhile.
+        """
+        while self._pending:
+            yield self._pending.pop(0)
+        yield from self._read()
+        if self.result is None:
+            yield self._track(self._failure())
+
+    def close(self) -> None:
+        """Stop the total-time watchdog: the run is over, or its process is being stopped."""
+        self._watchdog.cancel()
 
     def _read(self) -> Iterator[Event | KeepAlive]:
         """The process's events up to this turn's result, its end, or a time limit."""
@@ -131,6 +144,8 @@ class ClaudeRun:
                 self.process.wait(self.limits.kill_grace)  # so the exit status is known
                 return
             if item is KEEPALIVE:
+                if self.waiting():
+                    last_activity = time.monotonic()  # a person deciding is not a hung CLI
                 yield item
                 continue
             last_activity = time.monotonic()

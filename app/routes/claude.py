@@ -1,4 +1,5 @@
-"""`POST /api/claude`: a raw prompt in, Claude Code's own events out as SSE; and interrupts."""
+"""`POST /api/claude`: a raw prompt in, Claude Code's own events out as SSE; interrupts and
+answers to the permission questions of running turns."""
 
 from flask import Blueprint, g, jsonify, request
 from loguru import logger
@@ -7,6 +8,7 @@ from app import requestlog, sse
 from app.auth import owner_of
 from app.bodies import load_json
 from app.chat.turn import Turn
+from app.claude import approvals
 from app.claude.command import check_session_id
 from app.claude.events import KeepAlive, error_result
 from app.disconnect import watcher
@@ -14,7 +16,7 @@ from app.errors import Conflict, NotFound
 from app.gateway import current
 from app.native import collect_result, result_status
 from app.chat.turn_options import TurnOptions
-from app.schemas import claude_request
+from app.schemas import claude_request, permission_answer
 
 bp = Blueprint("claude", __name__, url_prefix="/api/claude")
 
@@ -24,7 +26,9 @@ def run():
     """Run one turn and stream its events, or return the final result."""
     body = load_json(request, claude_request)
     content = [{"type": "text", "text": body["prompt"]}]
-    turn = Turn(current(), TurnOptions.from_attrs(body), content,
+    options = TurnOptions.from_attrs({**body, "approvals": "stream" if body["approvals"]
+                                      else None})
+    turn = Turn(current(), options, content,
                 owner=owner_of(g.get("api_key")), stream=body["stream"])
     requestlog.annotate(workspace=turn.workspace or "shared", session=turn.session_id,
                         live=turn.live)
@@ -53,6 +57,27 @@ def interrupt(session_id: str):
     else:
         gateway.inbox.request(session_id)
     return jsonify({"session_id": session_id, "status": "interrupting"}), 202
+
+
+@bp.get("/permissions")
+def pending_permissions():
+    """The permission questions waiting for the caller's answer (for a UI that reconnects)."""
+    owner = owner_of(g.get("api_key"))
+    return jsonify({"object": "list", "data": current().desk.book.pending(owner)})
+
+
+@bp.post("/permissions/<request_id>")
+def answer_permission(request_id: str):
+    """Allow or deny a waiting tool use; the turn, in whichever worker, goes on."""
+    body = load_json(request, permission_answer)
+    desk = current().desk
+    if body["behavior"] == "allow":
+        decision = approvals.allow(body["updated_input"])
+    else:
+        decision = approvals.deny(body["message"] or "The user denied this tool use.")
+    desk.book.answer_for(request_id, owner_of(g.get("api_key")), decision)
+    desk.deliver(request_id, decision)  # at once if it waits here; else its worker's next tick
+    return jsonify({"request_id": request_id, "behavior": body["behavior"]}), 200
 
 
 def _stream(turn: Turn):

@@ -1,0 +1,245 @@
+"""Tool approvals: a person decides whether Claude may use a tool that no rule allows.
+
+With `--permission-prompt-tool stdio` the CLI asks the host (`can_use_tool`) and
+waits. The worker running the turn holds the question here and puts a
+`permission_request` event in the turn's stream; the answer may come to any
+worker, so every question is also a row in STATE_DIR's database: a POST answers
+the row, and the holding worker finds the answer within a housekeeping tick (at
+once if the POST reached it). A question nobody answers in time is denied.
+"""
+
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from loguru import logger
+
+from app.claude.process import LiveProcess
+from app.errors import Conflict, NotFound
+from app.state import StateDB
+
+PENDING, ANSWERED, EXPIRED = "pending", "answered", "expired"
+
+
+@dataclass
+class Approval:
+    """One question the CLI asked: may this tool run with this input?"""
+    id: str
+    owner: str
+    session_id: str | None
+    tool_name: str
+    input: dict
+    description: str
+    tool_use_id: str | None
+    suggestions: list
+    expires_at: float  # wall-clock time, so every worker reads it alike
+
+    @classmethod
+    def asked(cls, body: dict, owner: str, session_id: str | None, timeout: float) -> "Approval":
+        """The question in a `can_use_tool` control request."""
+        tool_input = body.get("input")
+        return cls(id="perm_" + uuid.uuid4().hex, owner=owner, session_id=session_id,
+                   tool_name=str(body.get("tool_name") or "tool"),
+                   input=tool_input if isinstance(tool_input, dict) else {},
+                   description=str(body.get("description") or ""),
+                   tool_use_id=body.get("tool_use_id"),
+                   suggestions=list(body.get("permission_suggestions") or []),
+                   expires_at=time.time() + timeout)
+
+    def public(self) -> dict:
+        """What clients see of it, in the stream and in the listing."""
+        return {"request_id": self.id, "session_id": self.session_id,
+                "tool_name": self.tool_name, "input": self.input,
+                "description": self.description, "tool_use_id": self.tool_use_id,
+                "expires_at": round(self.expires_at, 3)}
+
+    def event(self) -> dict:
+        return {"type": "permission_request", **self.public()}
+
+    def rule(self) -> str:
+        """The allowed-tools rule that answers this question for good: the CLI's own
+        suggestion when it made one (Bash(git log:*)), else the tool's name."""
+        for suggestion in self.suggestions:
+            if isinstance(suggestion, dict) and suggestion.get("type") == "addRules":
+                for rule in suggestion.get("rules") or []:
+                    content = rule.get("ruleContent") if isinstance(rule, dict) else None
+                    if content and rule.get("toolName") == self.tool_name:
+                        return f"{self.tool_name}({content})"
+        return self.tool_name
+
+    def response(self, decision: dict) -> dict:
+        """The CLI's answer for a decision ({"behavior": "allow"|"deny", ...})."""
+        if decision.get("behavior") == "allow":
+            updated = decision.get("updated_input")
+            response = {"behavior": "allow",
+                        "updatedInput": updated if isinstance(updated, dict) else self.input}
+            if decision.get("always"):
+                name, _, content = self.rule().partition("(")
+                rule = {"toolName": name, **({"ruleContent": content[:-1]} if content else {})}
+                response["updatedPermissions"] = [{"type": "addRules", "rules": [rule],
+                                                   "behavior": "allow",
+                                                   "destination": "session"}]
+            return response
+        response = {"behavior": "deny",
+                    "message": str(decision.get("message") or "The user denied this tool use.")}
+        if decision.get("interrupt"):
+            response["interrupt"] = True
+        return response
+
+
+def allow(updated_input: dict | None = None, always: bool = False) -> dict:
+    return {"behavior": "allow", "updated_input": updated_input, "always": always}
+
+
+def deny(message: str, interrupt: bool = False) -> dict:
+    return {"behavior": "deny", "message": message, "interrupt": interrupt}
+
+
+class ApprovalBook:
+    """The questions of every worker, in STATE_DIR's database."""
+
+    def __init__(self, db: StateDB):
+        self.db = db
+
+    def add(self, approval: Approval) -> None:
+        with self.db.connect() as db:
+            db.execute("INSERT INTO approvals (id, owner, session_id, worker, request, "
+                       "created_at, expires_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (approval.id, approval.owner, approval.session_id, os.getpid(),
+                        json.dumps(approval.public()), time.time(), approval.expires_at,
+                        PENDING))
+
+    def answer(self, approval_id: str, decision: dict, owner: str | None = None,
+               status: str = ANSWERED) -> bool:
+        """Record a decision if the question is still open; tell whether it was."""
+        owned = "" if owner is None else " AND owner = ?"
+        with self.db.connect() as db:
+            changed = db.execute(f"UPDATE approvals SET status = ?, answer = ? WHERE id = ? "
+                                 f"AND status = ?{owned}",
+                                 (status, json.dumps(decision), approval_id, PENDING,
+                                  *(() if owner is None else (owner,)))).rowcount
+        return bool(changed)
+
+    def answer_for(self, approval_id: str, owner: str, decision: dict) -> None:
+        """A client's decision: 404 for an unknown question or another key's, 409 if settled."""
+        if self.answer(approval_id, decision, owner):
+            return
+        with self.db.connect() as db:
+            row = db.execute("SELECT owner, status FROM approvals WHERE id = ?",
+                             (approval_id,)).fetchone()
+        if row is None or row[0] != owner:
+            raise NotFound(f"Permission request {approval_id} was not found.",
+                           param="request_id", code="permission_request_not_found")
+        why = "was not answered in time and was denied" if row[1] == EXPIRED \
+            else "was already answered"
+        raise Conflict(f"Permission request {approval_id} {why}.", param="request_id",
+                       code="permission_request_settled")
+
+    def pending(self, owner: str) -> list[dict]:
+        """The open questions of one key whose worker still runs, oldest first."""
+        with self.db.connect() as db:
+            rows = db.execute("SELECT request, worker FROM approvals WHERE owner = ? AND "
+                              "status = ? AND expires_at > ? ORDER BY created_at",
+                              (owner, PENDING, time.time())).fetchall()
+        return [json.loads(request) for request, worker in rows if _alive(worker)]
+
+    def decisions(self, approval_ids: list[str]) -> dict[str, dict]:
+        """The decisions recorded for some of these questions."""
+        marks = ",".join("?" * len(approval_ids))
+        with self.db.connect() as db:
+            rows = db.execute(f"SELECT id, answer FROM approvals WHERE id IN ({marks}) AND "
+                              f"status = ?", (*approval_ids, ANSWERED)).fetchall()
+        return {approval_id: json.loads(answer) for approval_id, answer in rows}
+
+
+@dataclass
+class _Held:
+    approval: Approval
+    process: LiveProcess
+    cli_request_id: str
+
+
+class ApprovalDesk:
+    """The questions this worker's processes wait on, and their delivery."""
+
+    def __init__(self, book: ApprovalBook, timeout: float):
+        self.book = book
+        self.timeout = timeout
+        self._held: dict[str, _Held] = {}
+        self._lock = threading.Lock()
+
+    def hold(self, process: LiveProcess, cli_request_id: str, body: dict, owner: str,
+             session_id: str | None) -> Approval:
+        """Keep a `can_use_tool` question until someone answers it (or time runs out)."""
+        approval = Approval.asked(body, owner, session_id, self.timeout)
+        with self._lock:
+            self._held[approval.id] = _Held(approval, process, cli_request_id)
+        try:
+            self.book.add(approval)
+        except Exception as exc:  # STATE_DIR is gone: still answerable here, and in time
+            logger.warning("permission request {} is not shared with other workers: {}",
+                           approval.id, exc)
+        return approval
+
+    def decide(self, approval_id: str, decision: dict, status: str = ANSWERED) -> bool:
+        """Settle a question held here (a chat answer, expiry, a client gone); tell whether
+        this decision was the one that counted."""
+        try:
+            recorded = self.book.answer(approval_id, decision, status=status)
+        except Exception:  # the database is unusable: the local answer still counts
+            recorded = True
+        if recorded:
+            self.deliver(approval_id, decision)
+        return recorded
+
+    def deliver(self, approval_id: str, decision: dict) -> bool:
+        """Give the CLI a recorded decision if the question is held here."""
+        with self._lock:
+            held = self._held.pop(approval_id, None)
+        if held is None:
+            return False
+        logger.info("permission request {} ({}): {}", approval_id, held.approval.tool_name,
+                    decision.get("behavior"))
+        held.process.reply(held.cli_request_id, held.approval.response(decision))
+        return True
+
+    def waiting(self, process: LiveProcess) -> list[Approval]:
+        """The questions a process waits on."""
+        with self._lock:
+            return [h.approval for h in self._held.values() if h.process is process]
+
+    def deny_all(self, process: LiveProcess, message: str, interrupt: bool = False) -> None:
+        """Deny whatever a process waits on (its client left, the turn is being ended)."""
+        for approval in self.waiting(process):
+            self.decide(approval.id, deny(message, interrupt))
+
+    def tick(self) -> None:
+        """Deliver answers given on other workers; deny questions that timed out."""
+        with self._lock:
+            held = list(self._held.values())
+        if not held:
+            return
+        now = time.time()
+        for item in held:
+            if item.approval.expires_at <= now or not item.process.alive:
+                self.decide(item.approval.id, deny(
+                    f"Nobody answered this permission request within {self.timeout:g} s, "
+                    "so it was denied."), status=EXPIRED)
+        ids = [item.approval.id for item in held if item.approval.expires_at > now]
+        if ids:
+            for approval_id, decision in self.book.decisions(ids).items():
+                self.deliver(approval_id, decision)
+
+
+def _alive(pid: int) -> bool:
+    """Tell whether a worker process still runs (its questions can still be answered)."""
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
