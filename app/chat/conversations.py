@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from app.chat import options as opts
-from app.chat.message import Message
+from app.chat.message import Message, ToolCall
 from app.state import StateDB
 
 
@@ -26,11 +26,16 @@ def fingerprint(messages: list[Message], scope: str) -> str:
     """
     turns: list = [scope]
     for message in messages:
-        if message.role not in ("user", "assistant"):
+        if message.role not in ("user", "assistant", "tool"):
             continue
         text = opts.strip_header(message.text) if message.role == "assistant" else message.text
         images = [hashlib.sha256(i["source"]["data"].encode()).hexdigest() for i in message.images]
-        turns.append([message.role, " ".join(text.split()), images])
+        turn = [message.role, " ".join(text.split()), images]
+        if message.tool_calls:  # ids only: clients re-serialise the arguments as they like
+            turn.append([call.id for call in message.tool_calls])
+        if message.tool_call_id:
+            turn.append(message.tool_call_id)
+        turns.append(turn)
     return hashlib.sha256(json.dumps(turns).encode()).hexdigest()
 
 
@@ -96,13 +101,14 @@ class Continuation:
     def afresh(self, history: list[Message]) -> "Continuation":
         """Start a new session carrying the history, when the inherited one is gone."""
         return Continuation(None, self.options,
-                            [m for m in history if m.role in ("user", "assistant")])
+                            [m for m in history if m.role in ("user", "assistant", "tool")])
 
 
-def continue_conversation(messages: list[Message], given: dict, header_session: str | None,
-                          store: ConversationStore, scope: str) -> Continuation:
-    """Find the session and inherited options for the newest user message."""
-    history = messages[:-1]
+def continue_conversation(history: list[Message], given: dict, header_session: str | None,
+                          store: ConversationStore, scope: str,
+                          held_by: str | None = None) -> Continuation:
+    """Find the session and inherited options for what follows `history` (a user message, or
+    function results); `held_by` is the session whose waiting turn holds those calls."""
     echoed = _newest_echo(history)
     stored = store.find(fingerprint(history, scope)) if history else None
     inherited = echoed if echoed is not None else (stored.options if stored else {})
@@ -110,7 +116,7 @@ def continue_conversation(messages: list[Message], given: dict, header_session: 
                            {k: v for k, v in given.items() if k != "session-id"})
     candidates = zip(SOURCES, (given.get("session-id"), header_session,
                                (echoed or {}).get("session-id"),
-                               stored.session_id if stored else None),
+                               stored.session_id if stored else held_by),
                      strict=True)
     source, session_id = next(((s, c) for s, c in candidates if c), (None, None))
     if session_id == opts.NEW_SESSION:
@@ -132,8 +138,28 @@ def context_text(context: list[Message]) -> str:
     """Earlier turns no session remembers, written out so Claude still sees them."""
     lines = ["Earlier in this conversation (you have no other record of it):", ""]
     for message in context:
-        speaker = "User" if message.role == "user" else "Assistant"
-        text = opts.strip_header(message.text) if message.role == "assistant" else message.text
-        lines += [f"{speaker}: {text}", ""]
+        lines += [*_context_lines(message), ""]
     lines.append("The user's new message follows.")
     return "\n".join(lines)
+
+
+def _context_lines(message: Message) -> list[str]:
+    if message.role == "tool":
+        return [f"Result of function call {message.tool_call_id}: {message.text}"]
+    if message.role == "user":
+        return [f"User: {message.text}"]
+    lines = [f"Assistant: {opts.strip_header(message.text)}"]
+    return lines + [f"Assistant called function {call.name} (call {call.id}) with arguments "
+                    f"{call.arguments}" for call in message.tool_calls]
+
+
+def results_text(results: list[Message], calls: dict[str, ToolCall]) -> str:
+    """Function results whose calls no running turn holds any more (expired, another host),
+    written out so Claude still gets them."""
+    lines = ["The user's application ran the functions you called; their results follow "
+             "(the earlier call could not take them any more):", ""]
+    for result in results:
+        call = calls.get(result.tool_call_id or "")
+        what = f"{call.name}({call.arguments})" if call else "a function"
+        lines += [f"{what}, call {result.tool_call_id}, returned:", result.text, ""]
+    return "\n".join(lines).rstrip()

@@ -57,7 +57,8 @@ class Approval:
                 "expires_at": round(self.expires_at, 3)}
 
     def event(self) -> dict:
-        return {"type": "permission_request", **self.public()}
+        """The `permission_request` event of the turn's stream."""
+        return {"type": "permission_request", **self.public(), "rule": self.rule()}
 
     def rule(self) -> str:
         """The allowed-tools rule that answers this question for good: the CLI's own

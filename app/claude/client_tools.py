@@ -18,7 +18,7 @@ SERVER = "client"  # the MCP server name: Claude sees mcp__client__<name>, the c
 PREFIX = f"mcp__{SERVER}__"
 MCP_CONFIG = json.dumps({"mcpServers": {SERVER: {"type": "sdk", "name": SERVER}}},
                         separators=(",", ":"))
-PROTOCOL_VERSION = "2025-06-18"
+PROTOCOL_VERSION = "2025-06-18"  # answered when the CLI names none; else its own is echoed
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -84,7 +84,8 @@ class ClientToolServer:
                 self._send(call, result)
             return None
         if method == "initialize":
-            result = {"protocolVersion": PROTOCOL_VERSION, "capabilities": {"tools": {}},
+            asked = (message.get("params") or {}).get("protocolVersion")
+            result = {"protocolVersion": asked or PROTOCOL_VERSION, "capabilities": {"tools": {}},
                       "serverInfo": {"name": "claude-code-gateway", "version": "1"}}
         elif method == "tools/list":
             result = {"tools": [tool.listing() for tool in self.tools]}

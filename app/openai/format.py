@@ -48,15 +48,32 @@ class ChunkMaker:
 
 
 def completion(model: str, content: str, reasoning: str, result: dict | None,
-               session_id: str | None) -> dict:
+               session_id: str | None, tool_calls: list[dict] | None = None,
+               finish: str | None = None) -> dict:
     """A whole `chat.completion` answer."""
-    message = {"role": "assistant", "content": content, "refusal": None}
+    message = {"role": "assistant", "content": content or None if tool_calls else content,
+               "refusal": None}
     if reasoning:
         message["reasoning_content"] = reasoning
+    if tool_calls:
+        message["tool_calls"] = tool_calls
     return {
         "id": "chatcmpl-" + uuid.uuid4().hex, "object": "chat.completion",
         "created": int(time.time()), "model": model, "system_fingerprint": SYSTEM_FINGERPRINT,
         "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": finish_reason(result)}],
+                     "finish_reason": finish or finish_reason(result)}],
         "usage": usage(result), "session_id": session_id,
     }
+
+
+def gather_calls(pieces: list[dict]) -> list[dict]:
+    """Whole `tool_calls` entries from their streamed pieces (arguments in parts)."""
+    calls: dict[int, dict] = {}
+    for piece in pieces:
+        call = calls.setdefault(piece["index"], {"id": None, "type": "function",
+                                                 "function": {"name": None, "arguments": ""}})
+        call["id"] = piece.get("id") or call["id"]
+        function = piece.get("function") or {}
+        call["function"]["name"] = function.get("name") or call["function"]["name"]
+        call["function"]["arguments"] += function.get("arguments") or ""
+    return [calls[index] for index in sorted(calls)]

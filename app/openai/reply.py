@@ -18,7 +18,7 @@ from app.chat.results import result_error
 from app.claude.events import KeepAlive
 from app.errors import InternalError
 from app.openai import format as fmt
-from app.chat.message import Message
+from app.chat.message import Message, ToolCall
 from app.openai.request import ChatRequest
 from app.openai.translate import Delta, Translator
 from app.chat.turn import Turn
@@ -56,35 +56,52 @@ class ChatReply:
         content = [self.header()]
         yield sse.message(json.dumps(maker.chunk({"role": "assistant", "content": content[0],
                                                   "refusal": None})))
-        translator = Translator(self.display)
+        translator = self._translator()
+        calls = []
         for item in self._deltas(translator):
             if isinstance(item, KeepAlive):
                 yield sse.KEEPALIVE_COMMENT
                 continue
             content.append(item.content)
+            if item.call:
+                calls.append(item.call)
             yield sse.message(json.dumps(maker.chunk(_delta(item)), ensure_ascii=False))
-        error = result_error(translator.result)
+        error = None if self.turn.paused else result_error(translator.result)
         if error is not None:
             yield sse.message(json.dumps(error.body()))
         else:
-            yield sse.message(json.dumps(maker.chunk({}, fmt.finish_reason(translator.result))))
+            yield sse.message(json.dumps(maker.chunk({}, self._finish(translator))))
             if self.chat.include_usage:
                 yield sse.message(json.dumps(maker.usage_chunk(translator.result)))
-            self._remember("".join(content))
+            self._remember("".join(content), fmt.gather_calls(calls))
         yield sse.DONE
+
+    def _finish(self, translator: Translator) -> str:
+        """tool_calls when Claude called the client's functions, stop when it waits for an
+        answer to its question, else what the result says."""
+        if self.turn.paused:
+            return "tool_calls" if "calls" in self.turn.paused else "stop"
+        return fmt.finish_reason(translator.result)
 
     def complete(self) -> dict:
         """The whole answer as one `chat.completion`; raises the run's error if it failed."""
-        translator = Translator(self.display)
+        translator = self._translator()
         pieces = [item for item in self._deltas(translator) if not isinstance(item, KeepAlive)]
-        error = result_error(translator.result)
+        error = None if self.turn.paused else result_error(translator.result)
         if error is not None:
             raise error
         content = self.header() + "".join(piece.content for piece in pieces)
-        self._remember(content)
+        calls = fmt.gather_calls([piece.call for piece in pieces if piece.call])
+        self._remember(content, calls)
         return fmt.completion(self.chat.model, content,
                               "".join(piece.reasoning for piece in pieces),
-                              translator.result, self.turn.session_id)
+                              translator.result, self.turn.session_id, calls,
+                              self._finish(translator))
+
+    def _translator(self) -> Translator:
+        """A translator that leaves out the results of the client's own functions."""
+        return Translator(self.display, frozenset(m.tool_call_id for m in self.chat.messages
+                                                  if m.role == "tool"))
 
     def _deltas(self, translator: Translator) -> Iterator[Delta | KeepAlive]:
         structured = self.chat.json_schema is not None
@@ -95,19 +112,23 @@ class ChatReply:
                 for piece in translator.feed(event):
                     if structured:  # only the structured output is the answer
                         piece = Delta(reasoning=piece.reasoning)
-                    if piece.content or piece.reasoning:
+                    if piece.content or piece.reasoning or piece.call:
                         yield piece
         if structured and result_error(translator.result) is None:
             yield Delta(content=(translator.result or {}).get("result") or "")
 
-    def _remember(self, content: str) -> None:
+    def _remember(self, content: str, calls: list[dict]) -> None:
         """Map this conversation, reply included, to its session for the next turn."""
         if self.turn.session_id:
-            history = [*self.chat.messages, Message("assistant", content)]
+            made = tuple(ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
+                         for c in calls)
+            history = [*self.chat.messages, Message("assistant", content, tool_calls=made)]
             point = Point(self.turn.session_id, self.options, self.turn.turns,
                           self.turn.last_message)
             self.store.save(fingerprint(history, self.scope), point)
 
 
 def _delta(item: Delta) -> dict:
+    if item.call:
+        return {"tool_calls": [item.call]}
     return {"content": item.content} if item.content else {"reasoning_content": item.reasoning}

@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.bodies import validate as load_with
-from app.chat.message import Message
+from app.chat.message import Message, ToolCall
 from app.chat.models import DEFAULT_MODEL, resolve_model
+from app.claude.client_tools import ClientTool, check_name
 from app.errors import BadRequest
 from app.schemas import StrictBoolean
 
 HANDLED = {"model", "messages", "stream", "stream_options", "reasoning_effort",
-           "response_format"}
+           "response_format", "tools", "tool_choice", "parallel_tool_calls"}
 MAX_SCHEMA_BYTES = 65536  # the schema goes on the CLI's argv (--json-schema=...)
-ROLES = ("system", "developer", "user", "assistant")
+MAX_TOOLS = 128
+ROLES = ("system", "developer", "user", "assistant", "tool")
 EFFORT_BY_REASONING = {"none": "low", "minimal": "low", "low": "low", "medium": "medium",
                        "high": "high", "xhigh": "xhigh", "max": "max"}
 _DATA_URL = re.compile(r"data:(image/(?:png|jpeg|gif|webp));base64,(.*)", re.S)
@@ -41,6 +43,9 @@ class ChatSchema(Schema):
     reasoning_effort = fields.String(load_default=None, allow_none=True,
                                      validate=validate.OneOf(list(EFFORT_BY_REASONING)))
     response_format = fields.Dict(load_default=None, allow_none=True)
+    tools = fields.List(fields.Raw(), load_default=None, allow_none=True)
+    tool_choice = fields.Raw(load_default=None, allow_none=True)
+    parallel_tool_calls = StrictBoolean(load_default=None, allow_none=True)
 
 
 chat_schema = ChatSchema()
@@ -57,6 +62,8 @@ class ChatRequest:
     effort: str | None
     json_mode: bool = False  # response_format json_object or json_schema: content is JSON
     json_schema: str | None = None  # the schema, compact, for --json-schema
+    tools: tuple[ClientTool, ...] = ()  # the client's functions offered to Claude
+    tool_guidance: str | None = None  # tool_choice and parallel_tool_calls, told to Claude
     ignored: list[str] = field(default_factory=list)
 
 
@@ -64,12 +71,16 @@ def parse_chat(payload: dict, aliases: dict[str, str]) -> ChatRequest:
     """Check a request body and reduce it to a ChatRequest."""
     body = load_with(payload, chat_schema)
     messages = [_message(i, raw) for i, raw in enumerate(body["messages"])]
-    if messages[-1].role != "user":
-        raise BadRequest("The last message must be from the user: there is nothing to "
-                         "answer otherwise.", param=f"messages[{len(messages) - 1}].role")
+    if messages[-1].role not in ("user", "tool"):
+        raise BadRequest("The last message must be from the user (or the results of the "
+                         "functions Claude called): there is nothing to answer otherwise.",
+                         param=f"messages[{len(messages) - 1}].role")
+    _check_results(messages)
     json_mode, json_schema = _response_format(body["response_format"])
+    tools = _tools(body["tools"])
+    offered, guidance = _tool_choice(body["tool_choice"], tools, body["parallel_tool_calls"])
     return ChatRequest(
-        json_mode=json_mode, json_schema=json_schema,
+        json_mode=json_mode, json_schema=json_schema, tools=offered, tool_guidance=guidance,
         model=body["model"], cli_model=resolve_model(body["model"], aliases), messages=messages,
         stream=bool(body["stream"]),
         include_usage=bool((body["stream_options"] or {}).get("include_usage")),
@@ -97,6 +108,87 @@ def _response_format(value: dict | None) -> tuple[bool, str | None]:
     return True, text
 
 
+def _tools(value) -> tuple[ClientTool, ...]:
+    """The request's function tools, checked; their names reach Claude unchanged."""
+    tools = []
+    for index, raw in enumerate(value or []):
+        where = f"tools[{index}]"
+        function = raw.get("function") if isinstance(raw, dict) else None
+        if not isinstance(raw, dict) or raw.get("type") != "function" \
+                or not isinstance(function, dict):
+            raise BadRequest(f"{where} must be {{\"type\": \"function\", \"function\": "
+                             "{\"name\": ..., \"parameters\": {...}}}: only function tools "
+                             "are supported.", param=where)
+        name = check_name(function.get("name"), f"{where}.function.name")
+        parameters = function.get("parameters", {"type": "object", "properties": {}})
+        description = function.get("description") or ""
+        if not isinstance(parameters, dict) or not isinstance(description, str):
+            raise BadRequest(f"{where}.function.parameters must be a JSON Schema object and "
+                             "its description a string.", param=f"{where}.function")
+        schema = json.dumps(parameters, separators=(",", ":"))
+        if len(schema) > MAX_SCHEMA_BYTES:
+            raise BadRequest(f"{where}.function.parameters is over {MAX_SCHEMA_BYTES} bytes.",
+                             param=f"{where}.function.parameters")
+        if any(tool.name == name for tool in tools):
+            raise BadRequest(f"Two tools are named {name!r}.", param=f"{where}.function.name")
+        tools.append(ClientTool(name, description, schema))
+    if len(tools) > MAX_TOOLS:
+        raise BadRequest(f"At most {MAX_TOOLS} tools may be given.", param="tools")
+    return tuple(tools)
+
+
+def _tool_choice(choice, tools: tuple[ClientTool, ...], parallel: bool | None
+                 ) -> tuple[tuple[ClientTool, ...], str | None]:
+    """(the functions offered, guidance for Claude) from tool_choice and parallel_tool_calls."""
+    if choice is None or choice == "auto":
+        guidance = None
+    elif choice == "none":
+        return (), None
+    elif choice == "required":
+        guidance = "In this reply, call at least one of the user's functions (the " \
+                   "mcp__client__ tools) before you answer."
+    else:
+        name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) and \
+            choice.get("type") == "function" else None
+        if not any(tool.name == name for tool in tools):
+            raise BadRequest("tool_choice must be \"auto\", \"none\", \"required\" or "
+                             "{\"type\": \"function\", \"function\": {\"name\": ...}} naming "
+                             "one of the tools.", param="tool_choice")
+        guidance = f"In this reply, call the user's function mcp__client__{name}."
+    if tools and parallel is False:
+        guidance = " ".join(filter(None, [guidance, "Call the user's functions one at a time: "
+                                          "at most one per message."]))
+    return tools, guidance if tools else None
+
+
+def _check_results(messages: list[Message]) -> None:
+    """Function results must answer calls of the assistant message before them."""
+    calls: set[str] = set()
+    for index, message in enumerate(messages):
+        if message.role == "assistant":
+            calls = {call.id for call in message.tool_calls}
+        elif message.role == "tool" and message.tool_call_id not in calls:
+            raise BadRequest(f"messages[{index}] answers tool call "
+                             f"{message.tool_call_id!r}, which the assistant message before it "
+                             "did not make.", param=f"messages[{index}].tool_call_id")
+
+
+def _tool_calls(where: str, value) -> tuple[ToolCall, ...]:
+    if value is None:
+        return ()
+    calls = []
+    for number, raw in enumerate(value if isinstance(value, list) else [None]):
+        function = raw.get("function") if isinstance(raw, dict) else None
+        if not isinstance(function, dict) or not isinstance(raw.get("id"), str) \
+                or not isinstance(function.get("name"), str):
+            raise BadRequest(f"{where}.tool_calls[{number}] must have an id and a function "
+                             "with a name and arguments.", param=f"{where}.tool_calls")
+        arguments = function.get("arguments")
+        calls.append(ToolCall(raw["id"], function["name"], arguments
+                              if isinstance(arguments, str) else json.dumps(arguments)))
+    return tuple(calls)
+
+
 def _message(index: int, raw) -> Message:
     where = f"messages[{index}]"
     if not isinstance(raw, dict):
@@ -108,8 +200,11 @@ def _message(index: int, raw) -> Message:
     content = raw.get("content")
     if content is None and role == "assistant":
         content = ""
+    if role == "tool":
+        return _tool_result(where, raw)
+    calls = _tool_calls(where, raw.get("tool_calls")) if role == "assistant" else ()
     if isinstance(content, str):
-        return Message("system" if role == "developer" else role, content)
+        return Message("system" if role == "developer" else role, content, tool_calls=calls)
     if not isinstance(content, list):
         raise BadRequest(f"{where}.content must be a string or an array of parts.",
                          param=f"{where}.content")
@@ -117,7 +212,23 @@ def _message(index: int, raw) -> Message:
     for number, part in enumerate(content):
         kind, value = _part(f"{where}.content[{number}]", part)
         (texts if kind == "text" else images).append(value)
-    return Message("system" if role == "developer" else role, "\n".join(texts), tuple(images))
+    return Message("system" if role == "developer" else role, "\n".join(texts), tuple(images),
+                   calls)
+
+
+def _tool_result(where: str, raw: dict) -> Message:
+    """A function's result, as text (parts joined) for the call it answers."""
+    content, call_id = raw.get("content"), raw.get("tool_call_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise BadRequest(f"{where}.tool_call_id must name the call this message answers.",
+                         param=f"{where}.tool_call_id")
+    if isinstance(content, list):
+        content = "\n".join(part.get("text", "") for part in content
+                            if isinstance(part, dict) and part.get("type") == "text")
+    if not isinstance(content, str):
+        raise BadRequest(f"{where}.content must be a string or an array of text parts.",
+                         param=f"{where}.content")
+    return Message("tool", content, tool_call_id=call_id)
 
 
 def _part(where: str, part) -> tuple[str, object]:

@@ -2,12 +2,15 @@
 
 Claude's own tool use never becomes OpenAI `tool_calls` (clients would try to run
 them). It is hidden, narrated as readable lines in the content, or sent as
-`reasoning_content` that UIs render as thinking.
+`reasoning_content` that UIs render as thinking. Only calls of the client's own
+functions become `tool_calls`, under the names the client gave them; and a
+permission question (approvals in chat) becomes a question in the content.
 """
 
 import json
 from dataclasses import dataclass
 
+from app.claude import client_tools
 from app.claude.events import Event
 
 HIDDEN, NARRATED, REASONING = "hidden", "narrated", "reasoning"
@@ -16,21 +19,25 @@ _TOOL_SUBJECT = ("command", "file_path", "path", "pattern", "url", "query", "des
 
 @dataclass(frozen=True)
 class Delta:
-    """A piece of the answer: visible content, or reasoning shown as thinking."""
+    """A piece of the answer: visible content, reasoning shown as thinking, or a piece of a
+    function call (an OpenAI `tool_calls` delta entry)."""
     content: str = ""
     reasoning: str = ""
+    call: dict | None = None
 
 
 class Translator:
     """Feed it the CLI's events in order; it returns the deltas each one produces."""
 
-    def __init__(self, display: str):
+    def __init__(self, display: str, answered: frozenset[str] = frozenset()):
         self.display = display
         self.result: dict | None = None
         self._blocks: dict[int, dict] = {}
         self._wrote_text = False  # Claude's own text, as opposed to notes
         self._any_content = False
         self._separate = False
+        self._calls: dict[str, int] = {}  # tool_use id of a client function call -> its index
+        self._answered = set(answered)  # calls whose results the client itself sent
 
     def feed(self, event: Event) -> list[Delta]:
         if event.type == "result":
@@ -42,6 +49,8 @@ class Translator:
             return self._stream_event(event.data.get("event") or {})
         if event.type == "user":
             return self._tool_results(event.data.get("message") or {})
+        if event.type == "permission_request":
+            return [self._note_text(question(event.data))]
         return []
 
     def _stream_event(self, api_event: dict) -> list[Delta]:
@@ -50,7 +59,15 @@ class Translator:
         if kind == "message_start":
             self._separate = self._any_content
         elif kind == "content_block_start":
-            self._blocks[index] = {**api_event.get("content_block", {}), "parts": []}
+            block = {**api_event.get("content_block", {}), "parts": []}
+            self._blocks[index] = block
+            name = client_tools.client_name(block.get("name") or "") \
+                if block.get("type") == "tool_use" else None
+            if name is not None:
+                block["call"] = self._calls[str(block.get("id"))] = len(self._calls)
+                return [Delta(call={"index": block["call"], "id": block.get("id"),
+                                    "type": "function",
+                                    "function": {"name": name, "arguments": ""}})]
         elif kind == "content_block_delta":
             return self._block_delta(index, api_event.get("delta") or {})
         elif kind == "content_block_stop":
@@ -66,8 +83,11 @@ class Translator:
                 return [Delta(reasoning=delta.get("thinking", ""))]
             self._blocks.get(index, {}).setdefault("parts", []).append(delta.get("thinking", ""))
         elif kind == "input_json_delta":
-            self._blocks.get(index, {}).setdefault("parts", []).append(
-                delta.get("partial_json", ""))
+            block = self._blocks.get(index, {})
+            if "call" in block and delta.get("partial_json"):
+                return [Delta(call={"index": block["call"],
+                                    "function": {"arguments": delta["partial_json"]}})]
+            block.setdefault("parts", []).append(delta.get("partial_json", ""))
         return []
 
     def _text(self, text: str) -> Delta:
@@ -76,7 +96,7 @@ class Translator:
         return Delta(content=prefix + text)
 
     def _block_stop(self, block: dict) -> list[Delta]:
-        if self.display == HIDDEN:
+        if self.display == HIDDEN or "call" in block:
             return []
         if block.get("type") == "tool_use":
             line = f"🔧 {block.get('name', 'tool')}: {_subject(''.join(block['parts']))}"
@@ -92,7 +112,8 @@ class Translator:
             return []
         notes = []
         for block in message["content"]:
-            if isinstance(block, dict) and block.get("type") == "tool_result":
+            if isinstance(block, dict) and block.get("type") == "tool_result" \
+                    and block.get("tool_use_id") not in {*self._calls, *self._answered}:
                 status = "failed" if block.get("is_error") else "done"
                 notes.append(self._note(f"↳ {status}: {_first_line(block.get('content'))}"))
         return notes
@@ -104,6 +125,12 @@ class Translator:
         prefix = "\n\n" if self._any_content else ""
         self._separate, self._any_content = True, True
         return Delta(content=prefix + "\n".join("> " + part for part in line.split("\n")))
+
+    def _note_text(self, text: str) -> Delta:
+        """Text of the gateway's own in the content, set apart from what came before."""
+        prefix = "\n\n" if self._any_content else ""
+        self._separate, self._any_content = True, True
+        return Delta(content=prefix + text)
 
     def _fallback_text(self) -> list[Delta]:
         """A successful run that streamed no text still answers with its result."""
@@ -132,3 +159,14 @@ def _first_line(content) -> str:
     first = text.split("\n", 1)[0][:160]
     more = text.count("\n")
     return first + (f" (+{more} more lines)" if more else "")
+
+
+def question(request: dict) -> str:
+    """A permission question as a chat message: which tool, on what, and how to answer."""
+    tool = request.get("tool_name", "a tool")
+    subject = _subject(json.dumps(request.get("input") or {}))
+    rule = request.get("rule") or tool
+    return (f"🔐 Claude wants to use **{tool}**: `{subject}`\n\n"
+            f"Reply **yes** to allow it this once, **always** to allow `{rule}` for the rest "
+            "of this conversation, or **no** to refuse. Any other message refuses it and goes "
+            "to Claude as your next request.")

@@ -26,7 +26,8 @@ def completions():
     display_header = _display_header()
     started = start_chat_turn(gateway, ChatAsk(chat.messages, chat.cli_model, chat.effort,
                                                _session_header(), owner, chat.stream,
-                                               chat.json_schema))
+                                               chat.json_schema, chat.tools,
+                                               chat.tool_guidance))
     turn = started.turn
     try:
         display = started.options.get("tool-display") or display_header or \
