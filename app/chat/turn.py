@@ -67,19 +67,32 @@ class Turn:
         self._interrupt_asked = False
         self._last_look = time.monotonic()  # when the client was last looked for
         self._lock = None
+        self._parked: Parked | None = None  # the session's turn that waited here for this request
         logger.debug("prompt for workspace {!r}: {!r}", self.workspace or "shared",
                      [block.get("text", "<image>")[:2000] for block in content])
         if self.session_id:
             self._check_owner(self.session_id)
         try:
             if self.session_id:
-                self._lock = gateway.sessions.lock(self.session_id,
-                                                   gateway.settings.session_wait_ms / 1000)
+                self._lock = self._hold_session(self.session_id)
                 self._reachable(self.session_id)
             self._admit(stream)
         except BaseException:
             self.close()  # whatever failed, a started CLI and the lock go with it
             raise
+
+    def _hold_session(self, session_id: str):
+        """The session's lock: from its turn waiting in this worker, else once free (a turn
+        waiting in another worker is asked to end, so this request can resume the session)."""
+        self._parked = self.gateway.pool.take_parked(session_id)
+        if self._parked is not None:
+            return self._parked.take_lock()
+        sessions, handovers = self.gateway.sessions, self.gateway.pool.handovers
+        if sessions.is_running(session_id):
+            handovers.request(session_id)  # ignored unless a worker holds it waiting
+        lock = sessions.lock(session_id, self.gateway.settings.session_wait_ms / 1000)
+        handovers.clear(session_id)
+        return lock
 
     def _check_owner(self, session_id: str) -> None:
         """A session belongs to the key that started it: to any other it does not exist."""
@@ -105,7 +118,7 @@ class Turn:
         return self.run.last_message if self.run is not None else None
 
     def _admit(self, stream: bool) -> None:
-        parked = self.gateway.pool.take_parked(self.session_id) if self.session_id else None
+        parked, self._parked = self._parked, None
         if parked is not None:
             if parked.owner == self.owner and self._answer is not None and self._answer(parked):
                 self._go_on(parked)
@@ -319,6 +332,8 @@ class Turn:
             return
         self._closed = True
         try:
+            if self._parked is not None:  # taken over, but this request failed before it began
+                self._parked.abandon("The request that answered it failed.")
             if self._ticket is not None:
                 self._ticket.cancel()
             if self.run is not None and self.paused:
@@ -366,6 +381,7 @@ class Turn:
         settings = self.gateway.settings
         waits = settings.approval_timeout_ms if "approval" in self.paused \
             else settings.tool_result_timeout_ms
+        lock, self._lock = self._lock, None  # the waiting turn keeps the session
         self.gateway.pool.park(Parked(
             self._kept, self.run, self.session_id, self.owner, self._turns, self.paused,
-            time.monotonic() + waits / 1000, self._withdraw))
+            time.monotonic() + waits / 1000, self._withdraw, lock))

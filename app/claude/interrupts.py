@@ -1,7 +1,9 @@
-"""Interrupt requests that reach any worker, for a turn that runs in whichever worker it does.
+"""Requests about a session's turn that reach any worker, for whichever worker runs it.
 
 A request is a file named by the session id under STATE_DIR; the worker running
-that session's turn finds it within a housekeeping tick and interrupts the turn.
+that session's turn finds it within a housekeeping tick and acts on it: interrupts
+the turn (folder interrupts/), or ends the turn waiting there for its client when
+another worker got the client's next request (folder handovers/).
 """
 
 import os

@@ -57,23 +57,33 @@ class Parked:
     waits_for: dict  # what the client must answer: {"approval": event} or {"calls": [ids]}
     expires: float  # monotonic
     withdraw: Callable[[str], None]  # answers what is held with a refusal
+    lock: object = None  # the session's lock: a waiting turn keeps it, so no resume runs beside
+
+    def take_lock(self):
+        """Hand the session's lock to the request that goes on with the turn."""
+        lock, self.lock = self.lock, None
+        return lock
 
     def abandon(self, why: str) -> None:
-        """End the waiting turn: refuse what it holds and stop its process."""
+        """End the waiting turn: refuse what it holds, stop its process, free the session."""
         try:
             self.withdraw(why)
         finally:
             self.run.close()
             self.kept.stop()
+            if self.lock is not None:
+                self.take_lock().release()
 
 
 class ProcessPool:
     """Warm and idle processes of one worker, and the running turns interrupts reach."""
 
     def __init__(self, budget: Budget, inbox: InterruptBox, launcher: Launcher, warm_size: int,
-                 idle_seconds: float, default_spec: Callable[[], RunSpec | None]):
+                 idle_seconds: float, default_spec: Callable[[], RunSpec | None],
+                 handovers: InterruptBox | None = None):
         self.budget = budget
         self.inbox = inbox
+        self.handovers = handovers  # sessions another worker goes on with: end their waiting turn
         self.warm_size = warm_size
         self.idle_seconds = idle_seconds
         self.running: dict[str, Callable[[], None]] = {}  # session id -> interrupt its turn
@@ -226,7 +236,21 @@ class ProcessPool:
             if interrupt is not None:
                 self.inbox.clear(session_id)
                 interrupt()
+            elif self._end_parked(session_id, "The turn was interrupted."):
+                self.inbox.clear(session_id)
+        for session_id in self.handovers.pending() if self.handovers else ():
+            if self._end_parked(session_id, "The conversation went on in another worker."):
+                self.handovers.clear(session_id)
         self._refill()
+
+    def _end_parked(self, session_id: str, why: str) -> bool:
+        """End the session's waiting turn if this worker holds one; tell whether it did."""
+        with self._lock:
+            parked = self._parked.pop(session_id, None)
+        if parked is not None:
+            logger.info("session {}: ending its waiting turn: {}", session_id, why)
+            parked.abandon(why)
+        return parked is not None
 
     def _expire_idle(self) -> None:
         now = time.monotonic()

@@ -174,3 +174,28 @@ def test_a_result_after_expiry_still_reaches_claude_as_context(standin, tmp_path
         assert "18 C, fog" in sent and call.id in sent
     finally:
         quick.stop()
+
+
+def test_results_sent_to_another_worker_end_the_waiting_turn_and_reach_claude(server, standin):
+    from tests.support.server import GatewayServer
+    twin = GatewayServer({}, workdir=server.workdir, env=server.env)  # shares STATE_DIR
+    twin.start()
+    try:
+        standin.script(weather_call("Bern"))
+        messages = [{"role": "user", "content": "Weather in Bern?"}]
+        with OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0) as here, \
+                OpenAI(base_url=twin.url + "/v1", api_key=KEY, max_retries=0) as there:
+            first = here.chat.completions.create(model="claude-code", messages=messages,
+                                                 tools=[WEATHER])
+            [call] = first.choices[0].message.tool_calls
+            standin.script(Text("Bern: 9 C."))
+            messages += [first.choices[0].message.model_dump(exclude_none=True),
+                         {"role": "tool", "tool_call_id": call.id, "content": "9 C, wind"}]
+            final = there.chat.completions.create(model="claude-code", messages=messages,
+                                                  tools=[WEATHER])
+        assert final.choices[0].message.content.endswith("Bern: 9 C.")
+        assert final.model_extra["session_id"] == first.model_extra["session_id"]
+        assert "another worker" in server.log.read_text()
+        assert "9 C, wind" in str(standin.requests[-1]["messages"])
+    finally:
+        twin.stop()
