@@ -186,6 +186,8 @@ class Turn:
         self._kept, self.run, self.live = parked.kept, parked.run, True
         self._turns = parked.turns
         self.run.limits = self.limits
+        # The process serves the functions it was started with, whatever this request sends.
+        self._watch.client_functions = self._kept.process.tool_server is not None
         self._attach()
 
     def _begin(self, kept: Kept, cold: bool) -> None:

@@ -199,3 +199,26 @@ def test_results_sent_to_another_worker_end_the_waiting_turn_and_reach_claude(se
         assert "9 C, wind" in str(standin.requests[-1]["messages"])
     finally:
         twin.stop()
+
+
+def test_sdk_streaming_round_trip(client, standin):
+    standin.script(weather_call("Kyiv"), Text("Kyiv: 4 C."))
+    messages = [{"role": "user", "content": "Weather in Kyiv?"}]
+    chunks = list(client.chat.completions.create(model="claude-code", messages=messages,
+                                                 tools=[WEATHER], stream=True))
+    pieces = [call for chunk in chunks if chunk.choices
+              for call in chunk.choices[0].delta.tool_calls or []]
+    call_id = next(piece.id for piece in pieces if piece.id)
+    arguments = "".join(piece.function.arguments or "" for piece in pieces)
+    assert json.loads(arguments) == {"city": "Kyiv"}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and
+            c.choices[0].finish_reason] == ["tool_calls"]
+    messages += [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": call_id, "type": "function",
+         "function": {"name": "get_weather", "arguments": arguments}}]},
+        {"role": "tool", "tool_call_id": call_id, "content": "4 C"}]
+    final = list(client.chat.completions.create(model="claude-code", messages=messages,
+                                                tools=[WEATHER], stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in final if c.choices)
+    assert text.endswith("Kyiv: 4 C.")
+    assert results_claude_got(standin)[call_id] == "4 C"
