@@ -115,13 +115,14 @@ class ApprovalBook:
 
     def answer(self, approval_id: str, decision: dict, owner: str | None = None,
                status: str = ANSWERED) -> bool:
-        """Record a decision if the question is still open; tell whether it was."""
-        owned = "" if owner is None else " AND owner = ?"
+        """Record a decision if the question is still open; tell whether it was. A client's
+        (`owner` given) counts only before the question expires."""
+        owned = "" if owner is None else " AND owner = ? AND expires_at > ?"
         with self.db.connect() as db:
             changed = db.execute(f"UPDATE approvals SET status = ?, answer = ? WHERE id = ? "
                                  f"AND status = ?{owned}",
                                  (status, json.dumps(decision), approval_id, PENDING,
-                                  *(() if owner is None else (owner,)))).rowcount
+                                  *(() if owner is None else (owner, time.time())))).rowcount
         return bool(changed)
 
     def answer_for(self, approval_id: str, owner: str, decision: dict) -> None:
@@ -129,13 +130,13 @@ class ApprovalBook:
         if self.answer(approval_id, decision, owner):
             return
         with self.db.connect() as db:
-            row = db.execute("SELECT owner, status FROM approvals WHERE id = ?",
+            row = db.execute("SELECT owner, status, expires_at FROM approvals WHERE id = ?",
                              (approval_id,)).fetchone()
         if row is None or row[0] != owner:
             raise NotFound(f"Permission request {approval_id} was not found.",
                            param="request_id", code="permission_request_not_found")
-        why = "was not answered in time and was denied" if row[1] == EXPIRED \
-            else "was already answered"
+        why = "was not answered in time and was denied" if row[1] == EXPIRED or \
+            row[1] == PENDING and row[2] <= time.time() else "was already answered"
         raise Conflict(f"Permission request {approval_id} {why}.", param="request_id",
                        code="permission_request_settled")
 
@@ -223,16 +224,15 @@ class ApprovalDesk:
             held = list(self._held.values())
         if not held:
             return
+        for approval_id, decision in self.book.decisions([h.approval.id for h in held]).items():
+            self.deliver(approval_id, decision)
         now = time.time()
         for item in held:
             if item.approval.expires_at <= now or not item.process.alive:
-                self.decide(item.approval.id, deny(
-                    f"Nobody answered this permission request within {self.timeout:g} s, "
-                    "so it was denied."), status=EXPIRED)
-        ids = [item.approval.id for item in held if item.approval.expires_at > now]
-        if ids:
-            for approval_id, decision in self.book.decisions(ids).items():
-                self.deliver(approval_id, decision)
+                denial = deny(f"Nobody answered this permission request within "
+                              f"{self.timeout:g} s, so it was denied.")
+                if not self.decide(item.approval.id, denial, status=EXPIRED):
+                    self.deliver(item.approval.id, denial)  # answered meanwhile: never hang
 
 
 def _alive(pid: int) -> bool:

@@ -148,8 +148,9 @@ def _tool_choice(choice, tools: tuple[ClientTool, ...], parallel: bool | None
         guidance = "In this reply, call at least one of the user's functions (the " \
                    "mcp__client__ tools) before you answer."
     else:
-        name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) and \
+        function = choice.get("function") if isinstance(choice, dict) and \
             choice.get("type") == "function" else None
+        name = function.get("name") if isinstance(function, dict) else None
         if not any(tool.name == name for tool in tools):
             raise BadRequest("tool_choice must be \"auto\", \"none\", \"required\" or "
                              "{\"type\": \"function\", \"function\": {\"name\": ...}} naming "
@@ -223,8 +224,9 @@ def _tool_result(where: str, raw: dict) -> Message:
         raise BadRequest(f"{where}.tool_call_id must name the call this message answers.",
                          param=f"{where}.tool_call_id")
     if isinstance(content, list):
-        content = "\n".join(part.get("text", "") for part in content
-                            if isinstance(part, dict) and part.get("type") == "text")
+        texts = [part.get("text") for part in content
+                 if isinstance(part, dict) and part.get("type") == "text"]
+        content = "\n".join(texts) if all(isinstance(t, str) for t in texts) else None
     if not isinstance(content, str):
         raise BadRequest(f"{where}.content must be a string or an array of text parts.",
                          param=f"{where}.content")
