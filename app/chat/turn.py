@@ -361,6 +361,8 @@ class Turn:
         run, kept = self.run, self._kept
         try:
             if run.result is None and run.timed_out is None and kept.process.alive:
+                logger.info("session {}: the client left mid-turn; interrupting claude pid {}",
+                            self.session_id, kept.process.pid)
                 self._withdraw("The client disconnected.")
                 run.interrupt()  # the client left mid-turn: let the CLI end it cleanly
                 for _ in run.events():

@@ -203,8 +203,9 @@ class ApprovalDesk:
             held = self._held.pop(approval_id, None)
         if held is None:
             return False
-        logger.info("permission request {} ({}): {}", approval_id, held.approval.tool_name,
-                    decision.get("behavior"))
+        logger.info("permission request {} ({}): {}{}", approval_id, held.approval.tool_name,
+                    decision.get("behavior"),
+                    f" ({decision['message']})" if decision.get("message") else "")
         held.process.reply(held.cli_request_id, held.approval.response(decision))
         return True
 
