@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from loguru import logger
 
+from app.claude.budget import pid_alive
 from app.claude.process import LiveProcess
 from app.errors import Conflict, NotFound
 from app.state import StateDB
@@ -146,7 +147,7 @@ class ApprovalBook:
             rows = db.execute("SELECT request, worker FROM approvals WHERE owner = ? AND "
                               "status = ? AND expires_at > ? ORDER BY created_at",
                               (owner, PENDING, time.time())).fetchall()
-        return [json.loads(request) for request, worker in rows if _alive(worker)]
+        return [json.loads(request) for request, worker in rows if pid_alive(worker)]
 
     def decisions(self, approval_ids: list[str]) -> dict[str, dict]:
         """The decisions recorded for some of these questions."""
@@ -235,13 +236,3 @@ class ApprovalDesk:
                 if not self.decide(item.approval.id, denial, status=EXPIRED):
                     self.deliver(item.approval.id, denial)  # answered meanwhile: never hang
 
-
-def _alive(pid: int) -> bool:
-    """Tell whether a worker process still runs (its questions can still be answered)."""
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True

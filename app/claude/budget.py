@@ -110,7 +110,7 @@ class Budget:
         """The tickets of live waiters, oldest first; tickets of dead workers are removed."""
         alive = []
         for name in sorted(_listdir(self._queue)):
-            if _pid_alive(int(name.split("-")[1])):
+            if pid_alive(int(name.split("-")[1])):
                 alive.append(name)
             else:
                 (self._queue / name).unlink(missing_ok=True)
@@ -223,7 +223,7 @@ class Ticket:
 
 def _end_orphan(previous: Holder | None) -> None:
     """Kill what a dead worker left in the slot, had the master not done so yet."""
-    if previous is not None and previous.pgid and not _pid_alive(previous.worker_pid):
+    if previous is not None and previous.pgid and not pid_alive(previous.worker_pid):
         try:
             os.killpg(previous.pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -244,7 +244,8 @@ def _subfolder(folder: Path, name: str) -> Path:
     return path
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Tell whether a process of this host still runs (a worker, a child)."""
     try:
         os.kill(pid, 0)
         return True
