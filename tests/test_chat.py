@@ -542,6 +542,20 @@ def test_models_lists_the_families_and_aliases(make_app):
     assert {m.object for m in models} == {"model"}
 
 
+@pytest.mark.parametrize("name", ["claude-code", "sonnet", "fast", "claude-opus-4-5"])
+def test_one_model_is_retrieved_as_the_sdk_expects(make_app, name):
+    client = make_app(MODEL_ALIASES='{"fast": "haiku"}').test_client()
+    response = client.get(f"/v1/models/{name}")
+    assert response.status_code == 200
+    assert Model.model_validate(response.get_json()).id == name
+
+
+def test_an_unknown_model_is_404_in_the_openai_shape(make_app):
+    response = make_app().test_client().get("/v1/models/gpt-4o")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "model_not_found"
+
+
 def test_fingerprints_never_join_chats_of_different_keys(make_app):
     client = make_app(API_KEYS="key-one-0001,key-two-0002", OPTIONS_ECHO="false").test_client()
     first = chat(client, "hi", {"x-api-key": "key-one-0001"})
