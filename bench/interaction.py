@@ -42,7 +42,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.live import (REQUEST_SECONDS, SETTLE_SECONDS, Deadline, alive,  # noqa: E402
+from bench.live import (REQUEST_SECONDS, SETTLE_SECONDS, Harness, alive,  # noqa: E402
                         bare_sample, claude_pids, percentile)
 from tests.cli.conftest import REAL_CLAUDE, cli_environment  # noqa: E402
 from tests.support.anthropic_standin import AnthropicStandIn, Text, ToolUse  # noqa: E402
@@ -122,7 +122,9 @@ def send_results(url: str, messages: list, session_id: str) -> float:
 
 # --- the run --------------------------------------------------------------------------------
 
-class Bench:
+class Bench(Harness):
+    modes = MODES
+
     def __init__(self, home: Path, standin: AnthropicStandIn, deadline: float):
         self.home = home
         self.standin = standin
@@ -146,10 +148,6 @@ class Bench:
         self.errors: dict[str, list[str]] = {}
         self.seen: set[int] = set()  # every gateway claude pid, to check they all ended
         self.written = 0  # numbers the approved files, so each Write makes a new one
-
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise Deadline()
 
     def settle(self) -> None:
         """Let the last sample's processes finish their work, so none overlaps the next."""
@@ -178,16 +176,6 @@ class Bench:
         if keep:
             self.samples[mode].append(seconds)
             self.hits[mode] += hit
-
-    def attempt(self, mode: str, keep: bool) -> None:
-        """One sample; a failure is counted and shown, and the run goes on."""
-        try:
-            self.sample(mode, keep)
-        except (Deadline, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            self.errors.setdefault(mode, []).append(f"{type(exc).__name__}: {exc}")
-            print(f"{mode}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
     def approval_sample(self) -> tuple[float, bool]:
         server = self.servers["main"]
@@ -254,46 +242,10 @@ class Bench:
         seconds = send_results(server.url, messages, session_id)
         return seconds, len(started) == 1 and bool(claude_pids(server) - ready)
 
-    def run(self, rounds: int) -> int:
-        for server in self.servers.values():
-            server.start()
-        done = 0
-        try:
-            for mode in MODES:
-                self.attempt(mode, keep=False)  # page cache, first-run CLI set-up, SQLite
-            for _ in range(rounds):
-                for mode in MODES:
-                    self.attempt(mode, keep=True)
-                done += 1
-        except Deadline:
-            print(f"time budget spent after {done} of {rounds} rounds", file=sys.stderr)
-        return done
-
-    def stop(self) -> list[int]:
-        """Stop every gateway; end any claude process that outlived it. Return those pids."""
-        for server in self.servers.values():
-            try:
-                self.seen |= claude_pids(server) if server.process else set()
-            except OSError:
-                pass
-        for name, server in self.servers.items():
-            server.stop()
-            if server.log.exists():  # warnings and errors only: the expiring one logs INFO
-                lines = [line for line in server.log.read_text(errors="replace").splitlines()
-                         if " INFO " not in line and "] [INFO] " not in line]
-                if lines:
-                    print(f"{name} gateway log, {len(lines)} lines above INFO, last ones:",
-                          *lines[-5:], sep="\n  ", file=sys.stderr)
-        limit = time.monotonic() + 10
-        while any(alive(pid) for pid in self.seen) and time.monotonic() < limit:
-            time.sleep(0.1)
-        left = [pid for pid in self.seen if alive(pid)]
-        for pid in left:
-            try:
-                os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
-        return left
+    def log_lines(self, server: GatewayServer) -> list[str]:
+        """Warnings and errors only: the expiring gateway logs at INFO."""
+        return [line for line in server.log.read_text(errors="replace").splitlines()
+                if " INFO " not in line and "] [INFO] " not in line]
 
 
 LABELS = {

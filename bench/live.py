@@ -206,7 +206,79 @@ def turn(url: str, path: str, prompt: str, session: dict | None = None) -> tuple
 
 # --- the run --------------------------------------------------------------------------------
 
-class Bench:
+class Harness:
+    """What every bench here shares: sampling its modes in turn each round within a time
+    budget, counting failed samples, and stopping its gateways and their processes."""
+    modes: list = []
+    deadline: float
+    servers: dict
+    errors: dict
+    seen: set
+
+    def sample(self, mode, keep: bool) -> None:
+        raise NotImplementedError
+
+    def log_lines(self, server: GatewayServer) -> list[str]:
+        """The lines of a gateway's log worth showing at the end (at WARNING: all)."""
+        return server.log.read_text(errors="replace").splitlines()
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise Deadline()
+
+    def attempt(self, mode, keep: bool) -> None:
+        """One sample; a failure is counted and shown, and the run goes on."""
+        try:
+            self.sample(mode, keep)
+        except (Deadline, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            self.errors.setdefault(mode, []).append(f"{type(exc).__name__}: {exc}")
+            print(f"{mode}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def run(self, rounds: int) -> int:
+        for server in self.servers.values():
+            server.start()
+        done = 0
+        try:
+            for mode in self.modes:
+                self.attempt(mode, keep=False)  # page cache, first-run CLI set-up, SQLite
+            for _ in range(rounds):
+                for mode in self.modes:
+                    self.attempt(mode, keep=True)
+                done += 1
+        except Deadline:
+            print(f"time budget spent after {done} of {rounds} rounds", file=sys.stderr)
+        return done
+
+    def stop(self) -> list[int]:
+        """Stop every gateway; end any claude process that outlived it. Return those pids."""
+        for server in self.servers.values():
+            try:
+                self.seen |= claude_pids(server) if server.process else set()
+            except OSError:
+                pass
+        for name, server in self.servers.items():
+            server.stop()
+            lines = self.log_lines(server) if server.log.exists() else []
+            if lines:
+                print(f"{name} gateway log, {len(lines)} lines, last ones:", *lines[-5:],
+                      sep="\n  ", file=sys.stderr)
+        limit = time.monotonic() + 10
+        while any(alive(pid) for pid in self.seen) and time.monotonic() < limit:
+            time.sleep(0.1)
+        left = [pid for pid in self.seen if alive(pid)]
+        for pid in left:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        return left
+
+
+class Bench(Harness):
+    modes = MODES
+
     def __init__(self, home: Path, standin: AnthropicStandIn, deadline: float):
         self.home = home
         self.deadline = deadline
@@ -228,10 +300,6 @@ class Bench:
         self.memory: dict[str, list[tuple[float, float]]] = {"idle": [], "warm": []}
         self.errors: dict[tuple, list[str]] = {}
         self.seen: set[int] = set()  # every gateway claude pid, to check they all ended
-
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise Deadline()
 
     def health(self, name: str) -> dict:
         server = self.servers[name]
@@ -266,16 +334,6 @@ class Bench:
         if keep:
             self.samples[mode].append(seconds)
 
-    def attempt(self, mode: tuple, keep: bool) -> None:
-        """One sample; a failure is counted and shown, and the run goes on."""
-        try:
-            self.sample(mode, keep)
-        except (Deadline, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            self.errors.setdefault(mode, []).append(f"{type(exc).__name__}: {exc}")
-            print(f"{mode}: {type(exc).__name__}: {exc}", file=sys.stderr)
-
     def warm_sample(self, path: str, keep: bool) -> float:
         server = self.servers["warm"]
         waiting = claude_pids(server)  # the warm process, alone (LIVE_IDLE_MS=0 here)
@@ -306,47 +364,6 @@ class Bench:
             self.hits[("live", path)] += 1  # answered by the same process, which stays idle
             self.memory["idle"].append(memory_mb(next(iter(kept))))
         return seconds
-
-    def run(self, rounds: int) -> int:
-        for server in self.servers.values():
-            server.start()
-        done = 0
-        try:
-            for mode in MODES:
-                self.attempt(mode, keep=False)  # page cache, first-run CLI set-up, SQLite
-            for _ in range(rounds):
-                for mode in MODES:
-                    self.attempt(mode, keep=True)
-                done += 1
-        except Deadline:
-            print(f"time budget spent after {done} of {rounds} rounds", file=sys.stderr)
-        return done
-
-    def stop(self) -> list[int]:
-        """Stop every gateway; end any claude process that outlived it. Return those pids."""
-        for server in self.servers.values():
-            try:
-                self.seen |= claude_pids(server) if server.process else set()
-            except OSError:
-                pass
-        for name, server in self.servers.items():
-            server.stop()
-            if server.log.exists():  # at LOG_LEVEL=WARNING every line is worth seeing
-                lines = server.log.read_text(errors="replace").splitlines()
-                if lines:
-                    print(f"{name} gateway log, {len(lines)} lines, last ones:", *lines[-5:],
-                          sep="\n  ", file=sys.stderr)
-        limit = time.monotonic() + 10
-        while any(alive(pid) for pid in self.seen) and time.monotonic() < limit:
-            time.sleep(0.1)
-        left = [pid for pid in self.seen if alive(pid)]
-        for pid in left:
-            try:
-                os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
-        return left
-
 
 def percentile(values: list[float], pct: int) -> float:
     if len(values) < 2:

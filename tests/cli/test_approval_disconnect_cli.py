@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.cli.test_approvals_cli import answer, stream_turn, workspace, write_turn
-from tests.cli.test_live_cli import AUTH, start_server
+from tests.cli.test_live_cli import AUTH, serve_worker_class
 from tests.test_faults import wait_until
 
 SETTLE_SECONDS = 30  # a gone client is noticed at a keep-alive write (every 1 s)
@@ -17,11 +17,8 @@ SETTLE_SECONDS = 30  # a gone client is noticed at a keep-alive write (every 1 s
 @pytest.fixture(scope="module", params=["gthread", "gevent"])
 def server(request, standin, tmp_path_factory):
     """No warm process and no idle one: once a turn ends, nothing may be left running."""
-    home = tmp_path_factory.mktemp(f"approval-disconnect-{request.param}")
-    server = start_server(standin, home, WARM_POOL_SIZE="0", LIVE_IDLE_MS="0",
-                          GUNICORN_WORKER_CLASS=request.param)
-    yield server
-    server.stop()
+    yield from serve_worker_class(request, standin, tmp_path_factory, "approval-disconnect",
+                                  WARM_POOL_SIZE="0", LIVE_IDLE_MS="0")
 
 
 def pending(server) -> list:

@@ -5,7 +5,7 @@ import json
 import pytest
 import requests
 
-from tests.cli.test_live_cli import AUTH, KEY, start_server
+from tests.cli.test_live_cli import AUTH, KEY, serve_worker_class, start_server
 from tests.support.anthropic_standin import Text, ToolUse
 from tests.support.server import GatewayServer
 
@@ -14,10 +14,8 @@ OTHER_KEY = "another-test-key"
 
 @pytest.fixture(scope="module", params=["gthread", "gevent"])
 def server(request, standin, tmp_path_factory):
-    home = tmp_path_factory.mktemp(f"approvals-{request.param}")
-    server = start_server(standin, home, API_KEYS=OTHER_KEY, GUNICORN_WORKER_CLASS=request.param)
-    yield server
-    server.stop()
+    yield from serve_worker_class(request, standin, tmp_path_factory, "approvals",
+                                  API_KEYS=OTHER_KEY)
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,19 @@
 """Approvals in a chat UI with the real CLI: the reply asks, the next message answers."""
 
 import pytest
-from openai import OpenAI
 
-from tests.cli.test_live_cli import KEY, start_server
+from tests.cli.test_live_cli import openai_sdk, serve_worker_class
 from tests.support.anthropic_standin import Text, ToolUse
 
 
 @pytest.fixture(scope="module", params=["gthread", "gevent"])
 def server(request, standin, tmp_path_factory):
-    home = tmp_path_factory.mktemp(f"chat-approvals-{request.param}")
-    server = start_server(standin, home, GUNICORN_WORKER_CLASS=request.param)
-    yield server
-    server.stop()
+    yield from serve_worker_class(request, standin, tmp_path_factory, "chat-approvals")
 
 
 @pytest.fixture
 def client(server):
-    with OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0, timeout=120) as sdk:
-        yield sdk
+    yield from openai_sdk(server)
 
 
 class Chat:

@@ -7,7 +7,7 @@ import pytest
 import requests
 from openai import OpenAI
 
-from tests.cli.test_live_cli import KEY, start_server
+from tests.cli.test_live_cli import KEY, openai_sdk, serve_worker_class, start_server
 from tests.conftest import sse_events
 from tests.support.anthropic_standin import Text, ToolUse
 from tests.test_faults import wait_until
@@ -23,20 +23,24 @@ TIME = {"type": "function", "function": {
 
 @pytest.fixture(scope="module", params=["gthread", "gevent"])
 def server(request, standin, tmp_path_factory):
-    home = tmp_path_factory.mktemp(f"functions-{request.param}")
-    server = start_server(standin, home, GUNICORN_WORKER_CLASS=request.param)
-    yield server
-    server.stop()
+    yield from serve_worker_class(request, standin, tmp_path_factory, "functions")
 
 
 @pytest.fixture
 def client(server):
-    with OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0, timeout=120) as sdk:
-        yield sdk
+    yield from openai_sdk(server)
 
 
 def weather_call(city="Paris"):
     return ToolUse("mcp__client__get_weather", {"city": city})
+
+
+def with_result(messages: list, completion, result: str) -> str:
+    """Append the reply's single call and the client's result for it; the call's id."""
+    [call] = completion.choices[0].message.tool_calls
+    messages += [completion.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": result}]
+    return call.id
 
 
 def results_claude_got(standin) -> dict:
@@ -160,18 +164,16 @@ def test_a_result_after_expiry_still_reaches_claude_as_context(standin, tmp_path
             messages = [{"role": "user", "content": "Weather in Lima?"}]
             first = sdk.chat.completions.create(model="claude-code", messages=messages,
                                                 tools=[WEATHER])
-            [call] = first.choices[0].message.tool_calls
             assert wait_until(lambda: "did not come back in time" in quick.log.read_text(),
                               seconds=30)
             standin.script(Text("Lima: 18 C."))
-            messages += [first.choices[0].message.model_dump(exclude_none=True),
-                         {"role": "tool", "tool_call_id": call.id, "content": "18 C, fog"}]
+            call_id = with_result(messages, first, "18 C, fog")
             final = sdk.chat.completions.create(model="claude-code", messages=messages,
                                                 tools=[WEATHER])
         assert final.choices[0].message.content.endswith("Lima: 18 C.")
         assert final.model_extra["session_id"] == first.model_extra["session_id"]
         sent = str(standin.requests[-1]["messages"])
-        assert "18 C, fog" in sent and call.id in sent
+        assert "18 C, fog" in sent and call_id in sent
     finally:
         quick.stop()
 
@@ -187,10 +189,8 @@ def test_results_sent_to_another_worker_end_the_waiting_turn_and_reach_claude(se
                 OpenAI(base_url=twin.url + "/v1", api_key=KEY, max_retries=0) as there:
             first = here.chat.completions.create(model="claude-code", messages=messages,
                                                  tools=[WEATHER])
-            [call] = first.choices[0].message.tool_calls
             standin.script(Text("Bern: 9 C."))
-            messages += [first.choices[0].message.model_dump(exclude_none=True),
-                         {"role": "tool", "tool_call_id": call.id, "content": "9 C, wind"}]
+            with_result(messages, first, "9 C, wind")
             final = there.chat.completions.create(model="claude-code", messages=messages,
                                                   tools=[WEATHER])
         assert final.choices[0].message.content.endswith("Bern: 9 C.")

@@ -35,6 +35,19 @@ def serve(standin, tmp_path_factory, name: str, **settings):
     server.stop()
 
 
+def serve_worker_class(request, standin, tmp_path_factory, name: str, **settings):
+    """A module's server with the worker class its fixture is parametrized with."""
+    yield from serve(standin, tmp_path_factory, f"{name}-{request.param}",
+                     GUNICORN_WORKER_CLASS=request.param, **settings)
+
+
+def openai_sdk(server):
+    """The openai package pointed at a server's /v1."""
+    from openai import OpenAI
+    with OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0, timeout=120) as sdk:
+        yield sdk
+
+
 @pytest.fixture(scope="module")
 def live(standin, tmp_path_factory):
     yield from serve(standin, tmp_path_factory, "live", WARM_POOL_SIZE="1",
