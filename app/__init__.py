@@ -57,6 +57,6 @@ def _require_keys(app: Flask, keys: tuple[str, ...]) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.routes import chat, claude, health, models
-    for module in (claude, chat, models, health):
+    from app.routes import chat, claude, health, messages, models, responses
+    for module in (claude, chat, models, health, messages, responses):
         app.register_blueprint(module.bp)

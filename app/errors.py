@@ -1,10 +1,13 @@
 """Error classes that carry their HTTP status, and the one JSON renderer.
 
 Every error leaves the server as `{"error": {"message", "type", "param", "code"}}`,
-the OpenAI shape, on every endpoint; tracebacks and HTML pages never do.
+the OpenAI shape, on every endpoint but those of an API with a shape of its own
+(Anthropic's, on /v1/messages); tracebacks and HTML pages never do.
 """
 
-from flask import Flask, jsonify
+from typing import Callable
+
+from flask import Blueprint, Flask, jsonify
 from loguru import logger
 from werkzeug.exceptions import HTTPException
 
@@ -106,20 +109,22 @@ class HttpError(ApiError):
         super().__init__(message, code=exc.name.lower().replace(" ", "_"))
 
 
-def register(app: Flask) -> None:
-    """Render every error, expected or not, as JSON with its status."""
+def register(target: Flask | Blueprint, render: Callable[[ApiError], dict] = ApiError.body
+             ) -> None:
+    """Render every error, expected or not, as JSON with its status: the app's in the
+    OpenAI shape, a blueprint's in its API's own shape."""
 
-    @app.errorhandler(ApiError)
+    @target.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        return jsonify(exc.body()), exc.status, exc.headers()
+        return jsonify(render(exc)), exc.status, exc.headers()
 
-    @app.errorhandler(HTTPException)
+    @target.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         error = HttpError(exc)
-        return jsonify(error.body()), error.status
+        return jsonify(render(error)), error.status
 
-    @app.errorhandler(Exception)
+    @target.errorhandler(Exception)
     def unexpected(exc: Exception):
         logger.opt(exception=exc).error("unhandled error")
         error = InternalError("The server failed to handle this request.")
-        return jsonify(error.body()), error.status
+        return jsonify(render(error)), error.status

@@ -15,6 +15,11 @@ def message(data: str) -> str:
     return "".join(f"data: {line}\n" for line in data.split("\n")) + "\n"
 
 
+def event(name: str, data: str) -> str:
+    """Frame one named event (`event:` then `data:`), as the Anthropic API streams."""
+    return f"event: {name}\n" + message(data)
+
+
 def response(chunks: Iterable[str], on_close: Callable[[], None],
              headers: dict | None = None) -> Response:
     """A streaming response that is never buffered and always releases its resources."""

@@ -13,9 +13,10 @@ from app.claude.approvals import Approval, ApprovalBook, ApprovalDesk, allow, de
 from app.claude.client_tools import ClientTool, ClientToolServer
 from app.claude.events import Event
 from app.errors import Conflict, NotFound
-from app.openai.format import completion, gather_calls
+from app.chat.answer import gather_calls
+from app.openai.format import call_entries, completion
 from app.openai.request import parse_chat
-from app.openai.translate import Delta, Translator, question
+from app.chat.translate import Delta, Translator, question
 from app.state import StateDB
 
 WEATHER = ClientTool("get_weather", "The weather in a city",
@@ -303,9 +304,10 @@ def test_gather_calls_joins_pieces_by_index():
               {"index": 0, "function": {"arguments": '{"x":'}},
               {"index": 1, "function": {"arguments": "{}"}},
               {"index": 0, "function": {"arguments": "1}"}}]
-    assert gather_calls(pieces) == [
-        {"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x":1}'}},
-        {"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]
+    calls = gather_calls(pieces)
+    assert calls == [ToolCall("a", "f", '{"x":1}'), ToolCall("b", "g", "{}")]
+    assert call_entries(calls)[0] == {"id": "a", "type": "function",
+                                    "function": {"name": "f", "arguments": '{"x":1}'}}
 
 
 def test_completion_with_tool_calls():
@@ -316,7 +318,8 @@ def test_completion_with_tool_calls():
     assert choice["message"]["tool_calls"] == calls and choice["message"]["content"] is None
     assert completion("sonnet", "Let me check.", "", None, None, calls, "tool_calls")[
         "choices"][0]["message"]["content"] == "Let me check."
-    assert "tool_calls" not in completion("sonnet", "", "", None, None)["choices"][0]["message"]
+    assert "tool_calls" not in completion("sonnet", "", "", None, None, [], "stop")[
+        "choices"][0]["message"]
 
 
 # 7. yes / no / always

@@ -68,7 +68,7 @@ class ConversationStore:
                         point.turns, point.message))
 
 
-SOURCES = ("option", "header", "echo", "fingerprint")
+SOURCES = ("option", "header", "previous", "echo", "fingerprint")
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ class Continuation:
         """The message to fork the session at when the history sent stops before the session's
         newest turn (a chat UI regenerated or edited a message), else None."""
         point = self.point
-        if self.explicit or point is None or point.session_id != self.session_id:
+        if self.source in ("option", "header") or point is None \
+                or point.session_id != self.session_id:
             return None
         if point.turns >= turns_now or not point.message:
             return None
@@ -95,8 +96,8 @@ class Continuation:
 
     @property
     def explicit(self) -> bool:
-        """The client named the session itself, so a missing one is an error."""
-        return self.source in ("option", "header")
+        """The client named the session (or a response of it), so a missing one is an error."""
+        return self.source in ("option", "header", "previous")
 
     def afresh(self, history: list[Message]) -> "Continuation":
         """Start a new session carrying the history, when the inherited one is gone."""
@@ -105,16 +106,18 @@ class Continuation:
 
 
 def continue_conversation(history: list[Message], given: dict, header_session: str | None,
-                          store: ConversationStore, scope: str,
-                          held_by: str | None = None) -> Continuation:
+                          store: ConversationStore, scope: str, held_by: str | None = None,
+                          previous: Point | None = None) -> Continuation:
     """Find the session and inherited options for what follows `history` (a user message, or
-    function results); `held_by` is the session whose waiting turn holds those calls."""
-    echoed = _newest_echo(history)
-    stored = store.find(fingerprint(history, scope)) if history else None
+    function results); `held_by` is the session whose waiting turn holds those calls, and
+    `previous` the point a surface already knows the conversation reached (a response id)."""
+    echoed = None if previous else _newest_echo(history)
+    stored = previous or (store.find(fingerprint(history, scope)) if history else None)
     inherited = echoed if echoed is not None else (stored.options if stored else {})
     effective = opts.merge({k: v for k, v in inherited.items() if k != "session-id"},
                            {k: v for k, v in given.items() if k != "session-id"})
     candidates = zip(SOURCES, (given.get("session-id"), header_session,
+                               previous.session_id if previous else None,
                                (echoed or {}).get("session-id"),
                                stored.session_id if stored else held_by),
                      strict=True)

@@ -9,7 +9,7 @@ render what the returned `ChatTurn` streams.
 import re
 from dataclasses import dataclass, replace
 
-from app.chat.conversations import (Continuation, context_text, continue_conversation,
+from app.chat.conversations import (Continuation, Point, context_text, continue_conversation,
                                     results_text)
 from app.chat.message import Message
 from app.chat.models import resolve_model
@@ -23,6 +23,7 @@ from app.gateway import Gateway
 from app.chat.turn_options import TurnOptions
 
 ANSWERS = ("yes", "no", "always")
+SPELLINGS = {"header": "X-Session-Id", "previous": "previous_response_id"}  # for errors
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ChatAsk:
     json_schema: str | None = None  # the reply must be JSON of this schema
     tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to Claude
     tool_guidance: str | None = None  # how Claude should use them (tool_choice)
+    previous: Point | None = None  # where the conversation stands, if the surface knows it
 
     @property
     def results(self) -> list[Message]:
@@ -71,7 +73,7 @@ def start_chat_turn(gateway: Gateway, ask: ChatAsk) -> ChatTurn:
                              param=f"messages[{len(ask.messages) - 1}].content")
         history, held_by = ask.messages[:-1], None
     found = continue_conversation(history, given, ask.header_session, gateway.conversations,
-                                  ask.owner, held_by)
+                                  ask.owner, held_by, ask.previous)
     answer = ParkedAnswer(gateway, results, prompt)
     try:
         turn = _start(gateway, ask, found, prompt, answer)
@@ -152,9 +154,10 @@ def _start(gateway: Gateway, ask: ChatAsk, found: Continuation, prompt: str,
 
 
 def _calls_before(ask: ChatAsk) -> dict:
-    """The calls the trailing function results answer, by id."""
-    assistant = ask.messages[len(ask.messages) - len(ask.results) - 1]
-    return {call.id: call for call in assistant.tool_calls}
+    """The calls the trailing function results answer, by id (none sent: a response the
+    surface knows made them)."""
+    at = len(ask.messages) - len(ask.results) - 1
+    return {call.id: call for call in ask.messages[at].tool_calls} if at >= 0 else {}
 
 
 def _turn_options(gateway: Gateway, ask: ChatAsk, found: Continuation) -> TurnOptions:
@@ -171,4 +174,4 @@ def _turn_options(gateway: Gateway, ask: ChatAsk, found: Continuation) -> TurnOp
         model=resolve_model(model, gateway.settings.model_aliases) if model else ask.model,
         effort=options.get("effort") or ask.effort, json_schema=ask.json_schema,
         client_tools=ask.tools,
-        names={"session-id": "X-Session-Id"} if found.source == "header" else {})
+        names={"session-id": SPELLINGS[found.source]} if found.source in SPELLINGS else {})

@@ -3,6 +3,8 @@
 import time
 import uuid
 
+from app.chat.message import ToolCall
+
 SYSTEM_FINGERPRINT = "fp_claude_code_gateway"
 
 
@@ -15,11 +17,6 @@ def usage(result: dict | None) -> dict:
     return {"prompt_tokens": prompt, "completion_tokens": completion,
             "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": cached}}
-
-
-def finish_reason(result: dict | None) -> str:
-    """`length` when Claude Code's turn limit ended the run, else `stop`."""
-    return "length" if (result or {}).get("subtype") == "error_max_turns" else "stop"
 
 
 class ChunkMaker:
@@ -48,8 +45,7 @@ class ChunkMaker:
 
 
 def completion(model: str, content: str, reasoning: str, result: dict | None,
-               session_id: str | None, tool_calls: list[dict] | None = None,
-               finish: str | None = None) -> dict:
+               session_id: str | None, tool_calls: list[dict], finish: str) -> dict:
     """A whole `chat.completion` answer."""
     message = {"role": "assistant", "content": content or None if tool_calls else content,
                "refusal": None}
@@ -61,19 +57,12 @@ def completion(model: str, content: str, reasoning: str, result: dict | None,
         "id": "chatcmpl-" + uuid.uuid4().hex, "object": "chat.completion",
         "created": int(time.time()), "model": model, "system_fingerprint": SYSTEM_FINGERPRINT,
         "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": finish or finish_reason(result)}],
+                     "finish_reason": finish}],
         "usage": usage(result), "session_id": session_id,
     }
 
 
-def gather_calls(pieces: list[dict]) -> list[dict]:
-    """Whole `tool_calls` entries from their streamed pieces (arguments in parts)."""
-    calls: dict[int, dict] = {}
-    for piece in pieces:
-        call = calls.setdefault(piece["index"], {"id": None, "type": "function",
-                                                 "function": {"name": None, "arguments": ""}})
-        call["id"] = piece.get("id") or call["id"]
-        function = piece.get("function") or {}
-        call["function"]["name"] = function.get("name") or call["function"]["name"]
-        call["function"]["arguments"] += function.get("arguments") or ""
-    return [calls[index] for index in sorted(calls)]
+def call_entries(calls: list[ToolCall]) -> list[dict]:
+    """A message's `tool_calls` entries."""
+    return [{"id": call.id, "type": "function",
+             "function": {"name": call.name, "arguments": call.arguments}} for call in calls]

@@ -5,29 +5,25 @@ Unknown fields are ignored (OpenAI clients send many) and reported back in the
 `param` names the field.
 """
 
-import base64
-import binascii
 import json
-import re
 from dataclasses import dataclass, field
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.bodies import validate as load_with
+from app.chat import functions
+from app.chat.images import image_block
 from app.chat.message import Message, ToolCall
 from app.chat.models import DEFAULT_MODEL, resolve_model
-from app.claude.client_tools import ClientTool, check_name
+from app.claude.client_tools import ClientTool
 from app.errors import BadRequest
 from app.schemas import StrictBoolean
 
 HANDLED = {"model", "messages", "stream", "stream_options", "reasoning_effort",
            "response_format", "tools", "tool_choice", "parallel_tool_calls"}
-MAX_SCHEMA_BYTES = 65536  # the schema goes on the CLI's argv (--json-schema=...)
-MAX_TOOLS = 128
 ROLES = ("system", "developer", "user", "assistant", "tool")
 EFFORT_BY_REASONING = {"none": "low", "minimal": "low", "low": "low", "medium": "medium",
                        "high": "high", "xhigh": "xhigh", "max": "max"}
-_DATA_URL = re.compile(r"data:(image/(?:png|jpeg|gif|webp));base64,(.*)", re.S)
 
 
 class ChatSchema(Schema):
@@ -102,15 +98,15 @@ def _response_format(value: dict | None) -> tuple[bool, str | None]:
                          "\"json_object\"} or {\"type\": \"json_schema\", \"json_schema\": "
                          "{\"name\": ..., \"schema\": {...}}}.", param="response_format")
     text = json.dumps(schema, separators=(",", ":"), ensure_ascii=True)
-    if len(text) > MAX_SCHEMA_BYTES:
-        raise BadRequest(f"response_format's schema is over {MAX_SCHEMA_BYTES} bytes.",
+    if len(text) > functions.MAX_SCHEMA_BYTES:
+        raise BadRequest(f"response_format's schema is over {functions.MAX_SCHEMA_BYTES} bytes.",
                          param="response_format.json_schema.schema")
     return True, text
 
 
 def _tools(value) -> tuple[ClientTool, ...]:
     """The request's function tools, checked; their names reach Claude unchanged."""
-    tools = []
+    tools: list[ClientTool] = []
     for index, raw in enumerate(value or []):
         where = f"tools[{index}]"
         function = raw.get("function") if isinstance(raw, dict) else None
@@ -119,47 +115,22 @@ def _tools(value) -> tuple[ClientTool, ...]:
             raise BadRequest(f"{where} must be {{\"type\": \"function\", \"function\": "
                              "{\"name\": ..., \"parameters\": {...}}}: only function tools "
                              "are supported.", param=where)
-        name = check_name(function.get("name"), f"{where}.function.name")
-        parameters = function.get("parameters", {"type": "object", "properties": {}})
-        description = function.get("description") or ""
-        if not isinstance(parameters, dict) or not isinstance(description, str):
-            raise BadRequest(f"{where}.function.parameters must be a JSON Schema object and "
-                             "its description a string.", param=f"{where}.function")
-        schema = json.dumps(parameters, separators=(",", ":"))
-        if len(schema) > MAX_SCHEMA_BYTES:
-            raise BadRequest(f"{where}.function.parameters is over {MAX_SCHEMA_BYTES} bytes.",
-                             param=f"{where}.function.parameters")
-        if any(tool.name == name for tool in tools):
-            raise BadRequest(f"Two tools are named {name!r}.", param=f"{where}.function.name")
-        tools.append(ClientTool(name, description, schema))
-    if len(tools) > MAX_TOOLS:
-        raise BadRequest(f"At most {MAX_TOOLS} tools may be given.", param="tools")
+        tools.append(functions.define(function.get("name"), function.get("description"),
+                                      function.get("parameters"), tools,
+                                      f"{where}.function.name", f"{where}.function.parameters"))
     return tuple(tools)
 
 
 def _tool_choice(choice, tools: tuple[ClientTool, ...], parallel: bool | None
                  ) -> tuple[tuple[ClientTool, ...], str | None]:
     """(the functions offered, guidance for Claude) from tool_choice and parallel_tool_calls."""
-    if choice is None or choice == "auto":
-        guidance = None
-    elif choice == "none":
-        return (), None
-    elif choice == "required":
-        guidance = "In this reply, call at least one of the user's functions (the " \
-                   "mcp__client__ tools) before you answer."
-    else:
-        function = choice.get("function") if isinstance(choice, dict) and \
-            choice.get("type") == "function" else None
-        name = function.get("name") if isinstance(function, dict) else None
-        if not any(tool.name == name for tool in tools):
-            raise BadRequest("tool_choice must be \"auto\", \"none\", \"required\" or "
-                             "{\"type\": \"function\", \"function\": {\"name\": ...}} naming "
-                             "one of the tools.", param="tool_choice")
-        guidance = f"In this reply, call the user's function mcp__client__{name}."
-    if tools and parallel is False:
-        guidance = " ".join(filter(None, [guidance, "Call the user's functions one at a time: "
-                                          "at most one per message."]))
-    return tools, guidance if tools else None
+    function = choice.get("function") if isinstance(choice, dict) and \
+        choice.get("type") == "function" else None
+    return functions.choose(choice, tools, parallel,
+                            function.get("name") if isinstance(function, dict) else None,
+                            "tool_choice must be \"auto\", \"none\", \"required\" or "
+                            "{\"type\": \"function\", \"function\": {\"name\": ...}} naming "
+                            "one of the tools.")
 
 
 def _check_results(messages: list[Message]) -> None:
@@ -241,19 +212,5 @@ def _part(where: str, part) -> tuple[str, object]:
     if kind == "image_url":
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else image
-        return "image", _image_block(where, url)
+        return "image", image_block(where, url)
     raise BadRequest(f"{where} must be a text part or an image_url part.", param=where)
-
-
-def _image_block(where: str, url) -> dict:
-    """A base64 data URL as a Claude image block; remote URLs are not fetched."""
-    match = _DATA_URL.fullmatch(url) if isinstance(url, str) else None
-    if not match:
-        raise BadRequest(f"{where}: only data URLs of PNG, JPEG, GIF or WebP images are "
-                         "accepted (data:image/png;base64,...).", param=where)
-    try:
-        base64.b64decode(match.group(2), validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest(f"{where}: the image data is not valid base64.", param=where) from None
-    return {"type": "image", "source": {"type": "base64", "media_type": match.group(1),
-                                        "data": match.group(2)}}

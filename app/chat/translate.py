@@ -32,6 +32,7 @@ class Translator:
     def __init__(self, display: str, answered: frozenset[str] = frozenset()):
         self.display = display
         self.result: dict | None = None
+        self.api_stop: str | None = None  # why the API ended Claude's latest message
         self._blocks: dict[int, dict] = {}
         self._wrote_text = False  # Claude's own text, as opposed to notes
         self._any_content = False
@@ -68,6 +69,8 @@ class Translator:
                 return [Delta(call={"index": block["call"], "id": block.get("id"),
                                     "type": "function",
                                     "function": {"name": name, "arguments": ""}})]
+        elif kind == "message_delta":
+            self.api_stop = (api_event.get("delta") or {}).get("stop_reason") or self.api_stop
         elif kind == "content_block_delta":
             return self._block_delta(index, api_event.get("delta") or {})
         elif kind == "content_block_stop":

@@ -1,0 +1,37 @@
+"""What every chat route reads from the request's headers, and sets on its response's,
+besides the body: the session named outside the messages, the tool display, and the
+session id and ignored fields of the answer."""
+
+from flask import request
+
+from app import requestlog
+from app.chat.answer import ChatAnswer
+from app.claude.command import check_session_id
+from app.errors import BadRequest
+from app.settings import TOOL_DISPLAYS
+
+
+def session_header() -> str | None:
+    """The session the X-Session-Id header names, checked."""
+    value = request.headers.get("X-Session-Id")
+    return check_session_id(value, "X-Session-Id") if value else None
+
+
+def display_header() -> str | None:
+    """How tools show, if the X-Tool-Display header says (an option line beats it)."""
+    chosen = request.headers.get("X-Tool-Display")
+    if chosen and chosen not in TOOL_DISPLAYS:
+        raise BadRequest(f"X-Tool-Display must be one of {', '.join(TOOL_DISPLAYS)}.",
+                         param="X-Tool-Display")
+    return chosen
+
+
+def answer_headers(answer: ChatAnswer, ignored: list[str]) -> dict:
+    """The answer's response headers (its session, the fields it ignored), and its log line."""
+    turn = answer.turn
+    requestlog.annotate(workspace=turn.workspace or "shared", session=turn.session_id,
+                        live=turn.live)
+    headers = {"X-Session-Id": turn.session_id or ""}
+    if ignored:
+        headers["X-Ignored-Params"] = ", ".join(ignored)
+    return headers

@@ -1,0 +1,71 @@
+"""`POST /v1/responses`: OpenAI's Responses API, steered by the same option lines as
+/v1/chat/completions, continued by `previous_response_id`."""
+
+from flask import Blueprint, g, jsonify, request
+
+from app import sse
+from app.auth import owner_of
+from app.bodies import read_json
+from app.chat.answer import open_answer
+from app.chat.converse import ChatAsk
+from app.chat_http import answer_headers, display_header, session_header
+from app.disconnect import watcher
+from app.gateway import current
+from app.responses import stored
+from app.responses.reply import ResponsesReply
+from app.responses.request import parse_responses
+
+bp = Blueprint("responses", __name__, url_prefix="/v1")
+
+
+@bp.post("/responses")
+def create():
+    """Run one conversation turn and answer as a response (streamed or not).
+    ---
+    post:
+      description: >-
+        OpenAI's Responses API. `previous_response_id` continues the conversation where
+        that response left it (unless it was made with `store` false); options travel as
+        leading `key=value` lines of the newest user input. Fields not acted on, and tools
+        other than functions, are named back in `X-Ignored-Params`.
+      parameters:
+        - {name: X-Session-Id, in: header, schema: {type: string, format: uuid},
+           description: Continue this Claude Code session.}
+        - {name: X-Tool-Display, in: header,
+           schema: {type: string, enum: [hidden, narrated, reasoning]}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: ResponsesSchema
+      responses:
+        200:
+          description: >-
+            A `response`, or with `stream` true its events (`response.created` ...
+            `response.completed`) as named Server-Sent Events.
+          headers:
+            X-Session-Id: {schema: {type: string}, description: The session that answered.}
+            X-Ignored-Params: {schema: {type: string}, description: Fields not acted on.}
+          content:
+            application/json:
+              schema: {type: object}
+            text/event-stream:
+              schema: {$ref: '#/components/schemas/EventStream'}
+        404:
+          description: The previous response is not known (to this key).
+        429: TooManyRequests
+    """
+    gateway = current()
+    asked = parse_responses(read_json(request), gateway.settings.model_aliases)
+    owner = owner_of(g.get("api_key"))
+    previous = stored.find(gateway.conversations, asked.previous_response_id, owner)
+    ask = ChatAsk(asked.messages, asked.cli_model, asked.effort, session_header(), owner,
+                  asked.stream, tools=asked.tools, tool_guidance=asked.tool_guidance,
+                  previous=previous)
+    answer = open_answer(gateway, ask, display_header())
+    reply = ResponsesReply(answer, asked)
+    headers = answer_headers(answer, asked.ignored)
+    if asked.stream:
+        return sse.response(reply.stream(), answer.turn.close, headers)
+    answer.turn.client_gone = watcher(request.environ)
+    return jsonify(reply.complete()), 200, headers
