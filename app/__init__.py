@@ -10,12 +10,12 @@ from dotenv import load_dotenv
 from flask import Flask, g, request
 from loguru import logger
 
-from app import auth, errors, health, logs, mcp, requestlog
+from app import auth, cors, errors, health, logs, mcp, requestlog
 from app.gateway import Gateway
 from app.gateway import current as current_gateway
 from app.settings import SettingsError, load_settings
 
-PUBLIC_ENDPOINTS = {"health.show", "static"}
+PUBLIC_ENDPOINTS = {"health.show", "openapi.show", "static"}
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -40,6 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         health.log_startup_turn(app.extensions["gateway"])
     errors.register(app)
     requestlog.register(app)
+    cors.register(app, settings.cors_origins)
     _require_keys(app, settings.keys)
     _register_blueprints(app)
     if not settings.keys:
@@ -51,12 +52,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def _require_keys(app: Flask, keys: tuple[str, ...]) -> None:
     @app.before_request
     def check_key() -> None:
-        if request.endpoint not in PUBLIC_ENDPOINTS:
+        # a browser's preflight carries no key and runs no view
+        if request.endpoint not in PUBLIC_ENDPOINTS and not cors.is_preflight(request):
             g.api_key = auth.check(request.headers, keys)
             current_gateway().db.ensure()  # a removed STATE_DIR is made again first
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.routes import chat, claude, health, messages, models, responses
-    for module in (claude, chat, models, health, messages, responses):
+    from app.routes import chat, claude, health, messages, models, openapi, responses, sessions
+    for module in (claude, chat, models, health, openapi, messages, sessions, responses):
         app.register_blueprint(module.bp)

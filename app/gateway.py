@@ -47,7 +47,8 @@ class Gateway:
         holder: list[Gateway] = []
         pool = ProcessPool(budget, inbox, lambda spec, slot: holder[0].launch(spec, slot),
                            settings.warm_pool_size, settings.live_idle_ms / 1000,
-                           lambda: holder[0].default_spec(), InterruptBox(db.folder("handovers")))
+                           lambda: holder[0].default_spec(), InterruptBox(db.folder("handovers")),
+                           InterruptBox(db.folder("forgotten")))
         desk = ApprovalDesk(ApprovalBook(db), settings.approval_timeout_ms / 1000)
         gateway = cls(settings, db, SessionStore(db), ConversationStore(db), mcp_servers,
                       budget, inbox, pool, desk)

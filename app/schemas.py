@@ -86,3 +86,16 @@ class PermissionAnswer(Schema):
 
 
 permission_answer = PermissionAnswer()
+
+
+class SessionsQuery(Schema):
+    """The query string of `GET /api/claude/sessions`: a page size and where the page starts."""
+
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(load_default=20, strict=False, validate=validate.Range(min=1, max=100))
+    after = fields.UUID(load_default=None)  # the last session id of the previous page
+
+
+sessions_query = SessionsQuery()

@@ -6,6 +6,7 @@ Nothing here reads the environment at import time; `load_settings` is called by
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -14,6 +15,8 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 TOOL_DISPLAYS = ("hidden", "narrated", "reasoning")
 PUBLIC_HOST = "0.0.0.0"
+# scheme://host[:port], as a browser sends it in Origin: no path, no trailing slash
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?", re.I)
 
 
 class SettingsError(ValueError):
@@ -61,6 +64,17 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 def _keys(text: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in text.split(",") if key.strip())
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    origins = _keys(text)
+    if "*" in origins and len(origins) > 1:
+        raise ValueError("'*' (any origin) must stand alone")
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ValueError(f"{origin!r} is not an origin: give scheme://host[:port] with no "
+                             "path or trailing slash, e.g. https://chat.example.com")
+    return origins
 
 
 def _directory(text: str) -> Path:
@@ -136,6 +150,8 @@ SETTINGS = (
             "how long a permission question waits for an answer before it is denied"),
     Setting("TOOL_RESULT_TIMEOUT_MS", "tool_result_timeout_ms", "300000", _positive_int,
             "how long a turn waits for the results of the client's functions"),
+    Setting("CORS_ORIGINS", "cors_origins", "", _origins,
+            "browser origins allowed to call the API, comma-separated (* any; empty: no CORS)"),
     Setting("MAX_BODY_BYTES", "max_body_bytes", "26214400", _positive_int,
             "largest request body accepted"),
     Setting("LOG_LEVEL", "log_level", "INFO", _choice(*LOG_LEVELS), "loguru level"),
@@ -182,6 +198,7 @@ class Settings:
     approvals: bool
     approval_timeout_ms: int
     tool_result_timeout_ms: int
+    cors_origins: tuple[str, ...]
     max_body_bytes: int
     log_level: str
     log_format: str
@@ -201,6 +218,20 @@ class Settings:
 
 def load_settings(environ: Mapping[str, Any]) -> Settings:
     """Read and check every setting, naming the first bad one in the error."""
+    settings = read_settings(environ)
+    platform = on_platform(environ)
+    if not settings.keys and not is_loopback(settings.host):
+        where = ("the platform (Heroku) set PORT, so the server would listen on 0.0.0.0"
+                 if platform else f"HOST={settings.host!r} is not a loopback address")
+        raise SettingsError(f"{where}: set API_KEY or API_KEYS before serving on a network")
+    if "*" in settings.cors_origins and not settings.keys:
+        raise SettingsError("CORS_ORIGINS='*' lets any web page call the server: set API_KEY or "
+                            "API_KEYS first")
+    return settings
+
+
+def read_settings(environ: Mapping[str, Any]) -> Settings:
+    """Parse every setting (and the platform's host), before the policy checks that follow."""
     values = {}
     for setting in SETTINGS:
         raw = environ.get(setting.env)
@@ -209,15 +240,9 @@ def load_settings(environ: Mapping[str, Any]) -> Settings:
             values[setting.attr] = setting.parse(text)
         except ValueError as exc:
             raise SettingsError(f"{setting.env}={text!r} is invalid: {exc}") from None
-    platform = on_platform(environ)
-    if platform:
+    if on_platform(environ):
         values["host"] = PUBLIC_HOST
-    settings = Settings(**values)
-    if not settings.keys and not is_loopback(settings.host):
-        where = ("the platform (Heroku) set PORT, so the server would listen on 0.0.0.0"
-                 if platform else f"HOST={settings.host!r} is not a loopback address")
-        raise SettingsError(f"{where}: set API_KEY or API_KEYS before serving on a network")
-    return settings
+    return Settings(**values)
 
 
 def on_platform(environ: Mapping[str, Any]) -> bool:

@@ -49,6 +49,10 @@ _ADDED_COLUMNS = (
     ("sessions", "turns", "INTEGER NOT NULL DEFAULT 0"),
     ("sessions", "owner", "TEXT NOT NULL DEFAULT ''"),
     ("sessions", "last_message", "TEXT"),
+    ("sessions", "title", "TEXT"),
+    ("sessions", "cost_usd", "REAL NOT NULL DEFAULT 0"),
+    ("sessions", "fork_of", "TEXT"),  # a fork made by the sessions API: the session it continues
+    ("sessions", "fork_at", "TEXT"),  # and the message of that session it continues after
     ("conversations", "turns", "INTEGER NOT NULL DEFAULT 0"),
     ("conversations", "message", "TEXT"),
 )

@@ -29,6 +29,7 @@ from app.gateway import Gateway
 from app.chat.pauses import PauseWatch
 from app.chat.turn_options import TurnOptions
 from app.policy import plan_turn
+from app.sessions import title_of
 
 UNKNOWN_SESSION = "No conversation found"
 NON_STREAM_POLL_SECONDS = 1.0
@@ -166,9 +167,11 @@ class Turn:
 
     def _start(self, slot: Slot) -> None:
         try:
+            spec = self.spec
             if self.session_id:
                 self._wait_for_transcript(self.session_id)
-            process = self.gateway.launch(self.spec, slot)
+                spec = self.gateway.sessions.launch_spec(spec)  # a fork's first turn
+            process = self.gateway.launch(spec, slot)
         except BaseException:
             slot.release()
             raise
@@ -231,8 +234,10 @@ class Turn:
                            code="session_not_found")
 
     def _count_turn(self, session_id: str) -> None:
-        """Record the turn in the session's counter."""
-        self._turns = self.gateway.sessions.begin_turn(session_id, self.workspace, self.owner)
+        """Record the turn in the session's counter (a new session's title with its first)."""
+        source = self.spec.resume if session_id != self.spec.resume else None  # forked from
+        self._turns = self.gateway.sessions.begin_turn(session_id, self.workspace, self.owner,
+                                                       title_of(self._content), source)
 
     def _reachable(self, session_id: str) -> None:
         """Let interrupts reach this turn from now on, from this worker or another."""
@@ -367,6 +372,7 @@ class Turn:
                 run.interrupt()  # the client left mid-turn: let the CLI end it cleanly
                 for _ in run.events():
                     pass
+            self._add_cost(run)
             if run.succeeded and not run.interrupted and self.session_id:
                 self.gateway.sessions.note_message(self.session_id, run.last_message)
                 self.gateway.pool.keep(kept, self.session_id, self._turns)
@@ -375,6 +381,14 @@ class Turn:
             self._stop()
             raise
         self._stop()
+
+    def _add_cost(self, run: ClaudeRun) -> None:
+        """Add the turn's cost to the session's: what the process reports less what it
+        reported before (a live process adds its turns up)."""
+        cost = run.result.data.get("total_cost_usd") if run.result is not None else None
+        if self.session_id and type(cost) in (int, float):
+            spent, self._kept.cost = max(0.0, cost - self._kept.cost), cost
+            self.gateway.sessions.add_cost(self.session_id, spent)
 
     def _stop(self) -> None:
         self.run.close()

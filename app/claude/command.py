@@ -42,6 +42,7 @@ class RunSpec:
     persist_session: bool = True  # False: --no-session-persistence (health checks)
     json_schema: str | None = None  # compact JSON, checked by json.loads before it goes on argv
     fork_at: str | None = None  # resume only up to this message (a UUID), as a new session
+    fork_as: str | None = None  # fork the resumed session into this new session id (a UUID)
     approvals: bool = False  # ask the gateway (can_use_tool) where rules do not allow a tool
     client_tools: tuple[ClientTool, ...] = ()  # functions the client serves, via the gateway
 
@@ -78,7 +79,11 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
     if spec.resume:
         argv.append(f"--resume={spec.resume}")
         if spec.fork_at:
-            argv += [f"--resume-session-at={uuid.UUID(spec.fork_at)}", "--fork-session"]
+            argv.append(f"--resume-session-at={uuid.UUID(spec.fork_at)}")
+        if spec.fork_at or spec.fork_as:
+            argv.append("--fork-session")
+        if spec.fork_as:  # the CLI keeps this id for the fork
+            argv.append(f"--session-id={uuid.UUID(spec.fork_as)}")
     if prompt_file is not None:
         flag = "system-prompt-file" if spec.replace_system_prompt else "append-system-prompt-file"
         argv.append(f"--{flag}={prompt_file}")

@@ -17,6 +17,7 @@ from typing import Callable
 
 from loguru import logger
 
+from app.claude import transcripts
 from app.claude.budget import IDLE, RUNNING, WARM, Budget, Slot
 from app.claude.command import RunSpec
 from app.claude.interrupts import InterruptBox
@@ -40,6 +41,7 @@ class Kept:
     session_id: str | None = None
     turns: int = 0  # the session's turn count when this process last answered
     expires: float = float("inf")
+    cost: float = 0.0  # the total_cost_usd it last reported: it adds up over its turns
 
     def stop(self) -> None:
         self.process.stop()
@@ -80,10 +82,11 @@ class ProcessPool:
 
     def __init__(self, budget: Budget, inbox: InterruptBox, launcher: Launcher, warm_size: int,
                  idle_seconds: float, default_spec: Callable[[], RunSpec | None],
-                 handovers: InterruptBox | None = None):
+                 handovers: InterruptBox | None = None, forgotten: InterruptBox | None = None):
         self.budget = budget
         self.inbox = inbox
         self.handovers = handovers  # sessions another worker goes on with: end their waiting turn
+        self.forgotten = forgotten  # sessions being deleted: stop their idle processes
         self.warm_size = warm_size
         self.idle_seconds = idle_seconds
         self.running: dict[str, Callable[[], None]] = {}  # session id -> interrupt its turn
@@ -183,6 +186,21 @@ class ProcessPool:
             return next((p.session_id for p in self._parked.values()
                          if tool_use_id in p.waits_for.get("calls", ())), None)
 
+    def forget(self, session_id: str) -> None:
+        """Stop the session's idle process here, and ask every other worker to (a session
+        being deleted: a process writes its file again as it exits)."""
+        if self.forgotten is not None:
+            self.forgotten.request(session_id)  # void after a few seconds, not cleared
+        self._drop_idle(session_id)
+
+    def _drop_idle(self, session_id: str) -> None:
+        """Stop the session's idle process, if this worker holds one, then delete its file."""
+        with self._lock:
+            kept = self._idle.pop(session_id, None)
+        if kept is not None:
+            kept.stop()
+            transcripts.delete(session_id)  # what it wrote as it exited
+
     def evict_one(self) -> bool:
         """Give up the oldest idle process, else a warm one; tell whether one was."""
         with self._lock:
@@ -241,6 +259,8 @@ class ProcessPool:
         for session_id in self.handovers.pending() if self.handovers else ():
             if self._end_parked(session_id, "The conversation went on in another worker."):
                 self.handovers.clear(session_id)
+        for session_id in self.forgotten.pending() if self.forgotten else ():
+            self._drop_idle(session_id)
         self._refill()
 
     def _end_parked(self, session_id: str, why: str) -> bool:

@@ -10,7 +10,27 @@ bp = Blueprint("health", __name__, url_prefix="/health")
 
 @bp.get("")
 def show():
-    """Report each check and the overall state."""
+    """Report each check and the overall state.
+    ---
+    get:
+      security: []
+      parameters:
+        - {name: deep, in: query, schema: {type: string, enum: ["1", "true"]},
+           description: Also run one tiny real Claude turn (cached for a minute).}
+      responses:
+        200:
+          description: Healthy or degraded (a 503 says unhealthy, with the same body).
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  status: {type: string, enum: [healthy, degraded, unhealthy]}
+                  checks: {type: object}
+                  processes: {type: object}
+        503:
+          description: Unhealthy.
+    """
     gateway = current()
     settings = gateway.settings
     checks = {

@@ -11,6 +11,7 @@ from tests.support.anthropic_standin import ApiError, Text, ToolUse, _texts
 
 PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"
          "RU5ErkJggg==")
+UI_ORIGIN = "http://chat.example.test:8080"
 WEATHER = {"name": "get_weather", "description": "The weather in a city now.",
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
                             "required": ["city"]}}
@@ -19,7 +20,8 @@ WEATHER = {"name": "get_weather", "description": "The weather in a city now.",
 @pytest.fixture(scope="module", params=["gthread", "gevent"])
 def server(request, standin, tmp_path_factory):
     yield from serve_worker_class(request, standin, tmp_path_factory, "messages",
-                                  ALLOW_DANGEROUS_SKIP_PERMISSIONS="true")
+                                  ALLOW_DANGEROUS_SKIP_PERMISSIONS="true",
+                                  CORS_ORIGINS=UI_ORIGIN)
 
 
 @pytest.fixture
@@ -178,3 +180,27 @@ def test_count_tokens_estimates_without_running_claude(client, standin):
     longer = client.messages.count_tokens(model="claude-code", messages=[user("word " * 400)])
     assert 0 < counted.input_tokens < longer.input_tokens
     assert standin.requests == []
+
+
+def test_a_browser_on_an_allowed_origin_may_call_and_read_the_session(server, standin):
+    preflight = requests.options(server.url + "/v1/messages", timeout=30, headers={
+        "Origin": UI_ORIGIN, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-api-key, content-type, anthropic-version"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == UI_ORIGIN
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "x-api-key" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    standin.script(Text("Hello, browser"))
+    answer = requests.post(server.url + "/v1/messages", timeout=60, headers={
+        **AUTH, "Origin": UI_ORIGIN}, json={"model": "claude-code", "max_tokens": 64,
+                                            "messages": [user("Hi")]})
+    assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == UI_ORIGIN
+    assert "X-Session-Id" in answer.headers["Access-Control-Expose-Headers"]
+
+
+def test_a_browser_on_another_origin_gets_no_cors_grant(server):
+    preflight = requests.options(server.url + "/v1/messages", timeout=30, headers={
+        "Origin": "http://evil.example.test", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-api-key, content-type"})
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert "Access-Control-Allow-Headers" not in preflight.headers
