@@ -11,7 +11,7 @@ import threading
 
 from dotenv import load_dotenv
 
-from app import early_errors
+from app import early_errors, logs
 from app.settings import SettingsError, is_loopback, load_settings
 
 load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
@@ -55,6 +55,8 @@ errorlog = "-"
 loglevel = _settings.log_level.lower() if _settings.log_level != "SUCCESS" else "info"
 if loglevel == "trace":
     loglevel = "debug"
+# LOG_FORMAT=json: gunicorn's own lines are JSON too, shaped like the app's loguru records.
+logconfig_dict = logs.gunicorn_logconfig(_settings.log_format, loglevel)
 
 
 def on_starting(server):

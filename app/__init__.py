@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 from flask import Flask, g, request
 from loguru import logger
 
-from app import auth, cors, errors, health, logs, mcp, requestlog
+from app import auth, commands, cors, errors, health, logs, mcp, requestlog
 from app.gateway import Gateway
 from app.gateway import current as current_gateway
 from app.settings import SettingsError, load_settings
@@ -20,6 +20,8 @@ PUBLIC_ENDPOINTS = {"health.show", "openapi.show", "static"}
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and `.env`), or from `test_config` alone."""
+    if test_config is None and commands.loading_for_command():
+        return commands.operator_app()  # `flask doctor`, `gen-key`: no processes, no refusal
     if test_config is None:
         load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
         environ = os.environ

@@ -1,0 +1,146 @@
+"""`doctor`: each thing the server needs to work, checked as it would use it: ok, or a problem
+and its fix.
+
+The checks read the same settings the server reads, but never refuse them: a setting the
+server would refuse becomes a problem line, so an operator sees every problem at once.
+"""
+
+import json
+import sqlite3
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from app import health, mcp
+from app.claude.locate import find_cli
+from app.settings import Settings, SettingsError, load_settings, read_settings
+from app.state import StateDB
+
+PACKAGE_JSON = Path(__file__).resolve().parents[1] / "package.json"
+CLI_PACKAGE = "@anthropic-ai/claude-code"
+MIN_KEY_LENGTH = 16
+GEN_KEY = "`flask --app app gen-key` makes one"
+LOGIN_FIX = ("log the CLI in as the server's user (run `claude` once, or set ANTHROPIC_API_KEY) "
+             "and check that this machine reaches the API (ANTHROPIC_BASE_URL, proxy)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's outcome: ok, or a problem with how to fix it."""
+    check: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        """Render the one line doctor prints for this check."""
+        if self.ok:
+            return f"ok       {self.check}: {self.detail}"
+        return f"problem  {self.check}: {self.detail} -- fix: {self.fix}"
+
+
+def examine(environ: Mapping[str, Any], build_gateway: Callable) -> list[Finding]:
+    """Check the settings, then what they point at; the real turn only if it can work."""
+    try:
+        settings = read_settings(environ)
+    except SettingsError as exc:
+        return [Finding("settings", False, str(exc),
+                        "correct it in .env or the environment (see .env.example)")]
+    needed = [check_workspace_base(settings.workspace_base), check_state_dir(settings.state_dir)]
+    findings = [check_exposure(environ, settings), check_mcp(settings.mcp_config_path), *needed,
+                check_cli(settings.claude_path)]
+    runs = health.check_cli(settings.claude_path)["status"] == "pass"  # any version can try
+    if runs and all(finding.ok for finding in needed):
+        return findings + [check_turn(settings, build_gateway)]
+    return findings + [Finding("claude turn", False, "not tried",
+                               "fix the CLI, workspace base and STATE_DIR problems above first")]
+
+
+def check_exposure(environ: Mapping[str, Any], settings: Settings) -> Finding:
+    """Apply the server's bind and key policy, and refuse keys too short to stay secret."""
+    try:
+        load_settings(environ)
+    except SettingsError as exc:
+        return Finding("bind and keys", False, str(exc), f"set API_KEY or API_KEYS ({GEN_KEY})")
+    where = f"{settings.host}:{settings.port}"
+    for number, key in enumerate(settings.keys, 1):
+        if len(key) < MIN_KEY_LENGTH:
+            return Finding("bind and keys", False, f"key {number} of API_KEY/API_KEYS has "
+                           f"{len(key)} characters", f"use long random keys ({GEN_KEY})")
+    if not settings.keys:
+        return Finding("bind and keys", True, f"{where}, loopback only and no API key: only "
+                       "this machine can connect")
+    return Finding("bind and keys", True, f"{where} with {len(settings.keys)} API key(s)")
+
+
+def check_mcp(path: Path | None) -> Finding:
+    """Read the operator's MCP file as the server does at start-up."""
+    if path is None:
+        return Finding("mcp config", True, "none (MCP_CONFIG_PATH is unset)")
+    try:
+        servers = mcp.load_servers(path)
+    except ValueError as exc:
+        return Finding("mcp config", False, str(exc), 'make it a JSON file {"mcpServers": {...}}, '
+                       "or unset MCP_CONFIG_PATH")
+    return Finding("mcp config", True, f"{path}: servers {', '.join(sorted(servers)) or 'none'}")
+
+
+def check_workspace_base(base: Path) -> Finding:
+    """Make a file in the folder where every run's workspace is made."""
+    outcome = health.check_workspace_base(base)
+    if outcome["status"] != "pass":
+        return Finding("workspace base", False, outcome["detail"], "make it a folder the "
+                       "server's user can write, or set WORKSPACE_BASE_PATH to one")
+    return Finding("workspace base", True, f"{base} is writable")
+
+
+def check_state_dir(path: Path) -> Finding:
+    """Make a file in STATE_DIR and open its database."""
+    fix = "make it a folder the server's user can write, or set STATE_DIR to one"
+    outcome = health.check_workspace_base(path)
+    if outcome["status"] != "pass":
+        return Finding("state dir", False, outcome["detail"], fix)
+    try:
+        outcome = health.check_state(StateDB(path))
+    except (OSError, sqlite3.Error) as exc:
+        return Finding("state dir", False, f"{path} is not usable: {exc}", fix)
+    if outcome["status"] != "pass":
+        return Finding("state dir", False, outcome["detail"], fix)
+    return Finding("state dir", True, f"{path} holds a working database")
+
+
+def check_cli(configured: str) -> Finding:
+    """Run the CLI the server would run and compare its version with the one package.json pins."""
+    executable = find_cli(configured)
+    outcome = health.check_cli(configured)
+    if outcome["status"] != "pass":
+        return Finding("claude cli", False, outcome["detail"], "run `npm ci` in the project (it "
+                       "installs the pinned CLI), or set CLAUDE_PATH to the claude executable")
+    version, pinned = outcome["version"], pinned_version()
+    if pinned and version.split()[0] != pinned:
+        return Finding("claude cli", False, f"{executable} is {version}, package.json pins "
+                       f"{pinned}", "run `npm ci` and set CLAUDE_PATH to node_modules/.bin/claude")
+    return Finding("claude cli", True, f"{executable}, version {version}")
+
+
+def pinned_version() -> str | None:
+    """Read the CLI version that package.json pins, if the project's package.json is here."""
+    try:
+        return json.loads(PACKAGE_JSON.read_text())["dependencies"][CLI_PACKAGE]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def check_turn(settings: Settings, build_gateway: Callable) -> Finding:
+    """Run one tiny real turn, as /health?deep=1 does: is the CLI logged in, does the API answer?"""
+    gateway = build_gateway(replace(settings, warm_pool_size=0, live_idle_ms=0), frozenset())
+    try:
+        outcome = health.check_claude_turn(gateway)
+    finally:
+        gateway.close()
+    if outcome["status"] == "pass":
+        return Finding("claude turn", True, outcome["detail"])
+    if outcome["status"] == "skip":
+        return Finding("claude turn", False, outcome["detail"],
+                       "run doctor again when the server is less busy")
+    return Finding("claude turn", False, outcome["detail"], LOGIN_FIX)

@@ -1,0 +1,43 @@
+"""`flask --app app doctor` with the real pinned CLI: a good set-up exits 0 and names the CLI's
+version; an unreachable API is a problem with the login/network fix."""
+
+import os
+import subprocess
+import sys
+
+from app.settings import SETTINGS
+from tests.cli.conftest import REAL_CLAUDE, cli_environment
+from tests.support.anthropic_standin import Text
+from tests.support.server import ROOT, free_port
+
+
+def doctor(standin, home, **env) -> subprocess.CompletedProcess:
+    home.mkdir()
+    clean = {k: v for k, v in os.environ.items() if k not in {s.env for s in SETTINGS}}
+    env = {**clean, **cli_environment(standin, home), "PYTHONPATH": str(ROOT),
+           "STATE_DIR": str(home / "state"), "WORKSPACE_BASE_PATH": str(home / "ws"),
+           "CLAUDE_PATH": str(REAL_CLAUDE), **env}
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", "doctor"], cwd=home,
+                          env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_a_good_set_up_exits_0_and_names_the_pinned_cli(standin, tmp_path):
+    standin.script(Text("OK"))
+    done = doctor(standin, tmp_path / "good")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 6 and all(line.startswith("ok       ") for line in lines)
+    assert f"ok       claude cli: {REAL_CLAUDE}, version 2.1.197 (Claude Code)" in lines
+    assert any(line.startswith("ok       claude turn: a test turn answered in") for line in lines)
+    assert len(standin.requests) >= 1  # the turn really reached the API
+
+
+def test_an_unreachable_api_is_a_problem_with_its_fix(standin, tmp_path):
+    done = doctor(standin, tmp_path / "down", ANTHROPIC_BASE_URL=f"http://127.0.0.1:{free_port()}")
+    assert done.returncode == 1
+    [turn] = [line for line in done.stdout.splitlines() if " claude turn: " in line]
+    assert turn.startswith("problem  claude turn: a test turn failed: ")
+    assert "Unable to connect to API" in turn
+    assert turn.endswith("-- fix: log the CLI in as the server's user (run `claude` once, or set "
+                         "ANTHROPIC_API_KEY) and check that this machine reaches the API "
+                         "(ANTHROPIC_BASE_URL, proxy)")
