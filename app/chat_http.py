@@ -1,12 +1,13 @@
-"""What every chat route reads from the request's headers, and sets on its response's,
-besides the body: the session named outside the messages, the tool display, and the
-session id and ignored fields of the answer."""
+"""What every chat route does besides its own wire format: read the session named outside
+the messages and the tool display from the request's headers, set the answer's session
+and ignored fields on the response's, and send the answer streamed or whole."""
 
-from flask import request
+from flask import Response, jsonify, request
 
-from app import requestlog
+from app import requestlog, sse
 from app.chat.answer import ChatAnswer
 from app.claude.command import check_session_id
+from app.disconnect import watcher
 from app.errors import BadRequest
 from app.settings import TOOL_DISPLAYS
 
@@ -35,3 +36,11 @@ def answer_headers(answer: ChatAnswer, ignored: list[str]) -> dict:
     if ignored:
         headers["X-Ignored-Params"] = ", ".join(ignored)
     return headers
+
+
+def respond(answer: ChatAnswer, reply, stream: bool, headers: dict) -> Response:
+    """Stream the reply, or run it to the end (looking for the client) and send it whole."""
+    if stream:
+        return sse.response(reply.stream(), answer.turn.close, headers)
+    answer.turn.client_gone = watcher(request.environ)
+    return jsonify(reply.complete()), 200, headers

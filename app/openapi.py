@@ -15,6 +15,7 @@ from marshmallow import Schema, fields
 from werkzeug.routing import Rule
 
 from app.errors import TooManyRequests
+from app.settings import TOOL_DISPLAYS
 
 TITLE = "Claude Code Gateway"
 VERSION = "0.1.0"  # setup.cfg's
@@ -32,6 +33,20 @@ EVENT_STREAM = {
     "description": "Server-Sent Events: each event a `data: <JSON>` line and a blank line; "
                    "`: keep-alive` comments while Claude is silent; `/v1` streams end with "
                    "`data: [DONE]`.",
+}
+
+
+SESSION = {
+    "type": "object",
+    "description": "One of the key's sessions; `workspace` is null for the shared one.",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "object": {"type": "string", "enum": ["session"]},
+        "workspace": {"type": ["string", "null"]},
+        "created_at": {"type": "integer"}, "last_turn_at": {"type": "integer"},
+        "turns": {"type": "integer"}, "total_cost_usd": {"type": "number"},
+        "title": {"type": ["string", "null"]},
+        "forked_from": {"type": ["string", "null"], "format": "uuid"}},
 }
 
 
@@ -94,6 +109,8 @@ def _add_components(spec: APISpec) -> None:
     error = {"application/json": {"schema": ErrorBodySchema}}
     spec.components.response("Error", {"description": "An error, in the one shape every "
                                                       "endpoint uses.", "content": error})
+    _add_chat_components(spec)
+    spec.components.schema("Session", SESSION)
     spec.components.schema("AnthropicError", schema=AnthropicErrorSchema)
     spec.components.response("AnthropicError", {
         "description": "An error, in the Anthropic API's shape.",
@@ -104,6 +121,20 @@ def _add_components(spec: APISpec) -> None:
                                     "schema": {"type": "integer",
                                                "examples": [TooManyRequests.retry_after]}}},
         "content": error})
+
+
+def _add_chat_components(spec: APISpec) -> None:
+    """The headers every chat surface reads and sets."""
+    spec.components.parameter("SessionHeader", "header", {
+        "name": "X-Session-Id", "schema": {"type": "string", "format": "uuid"},
+        "description": "Continue this Claude Code session."})
+    spec.components.parameter("ToolDisplayHeader", "header", {
+        "name": "X-Tool-Display", "schema": {"type": "string", "enum": list(TOOL_DISPLAYS)},
+        "description": "How Claude Code's own tools and thinking show (an option line wins)."})
+    spec.components.header("SessionId", {"schema": {"type": "string"},
+                                         "description": "The session that answered."})
+    spec.components.header("IgnoredParams", {"schema": {"type": "string"},
+                                             "description": "Fields not acted on."})
 
 
 def _rules(app: Flask) -> list[Rule]:

@@ -1,14 +1,12 @@
 """`POST /v1/chat/completions`: OpenAI-compatible, steered by in-prompt option lines."""
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, request
 
-from app import sse
 from app.auth import owner_of
 from app.bodies import read_json
 from app.chat.answer import open_answer
 from app.chat.converse import ChatAsk
-from app.chat_http import answer_headers, display_header, session_header
-from app.disconnect import watcher
+from app.chat_http import answer_headers, display_header, respond, session_header
 from app.gateway import current
 from app.openai.reply import ChatReply
 from app.openai.request import parse_chat
@@ -25,11 +23,7 @@ def completions():
         OpenAI's chat completions; options travel as leading `key=value` lines
         of the newest user message. Fields not listed are accepted and named back in
         `X-Ignored-Params`.
-      parameters:
-        - {name: X-Session-Id, in: header, schema: {type: string, format: uuid},
-           description: Continue this Claude Code session.}
-        - {name: X-Tool-Display, in: header,
-           schema: {type: string, enum: [hidden, narrated, reasoning]}}
+      parameters: [SessionHeader, ToolDisplayHeader]
       requestBody:
         required: true
         content:
@@ -40,9 +34,7 @@ def completions():
           description: >-
             A `chat.completion`, or with `stream` true its `chat.completion.chunk`
             events as Server-Sent Events.
-          headers:
-            X-Session-Id: {schema: {type: string}, description: The session that answered.}
-            X-Ignored-Params: {schema: {type: string}, description: Fields not acted on.}
+          headers: {X-Session-Id: SessionId, X-Ignored-Params: IgnoredParams}
           content:
             application/json:
               schema: {type: object}
@@ -58,8 +50,4 @@ def completions():
     # JSON answers carry no echo header: continuity rests on X-Session-Id and fingerprints
     answer = open_answer(gateway, ask, display_header(), echo=not chat.json_mode)
     reply = ChatReply(answer, chat)
-    headers = answer_headers(answer, chat.ignored)
-    if chat.stream:
-        return sse.response(reply.stream(), answer.turn.close, headers)
-    answer.turn.client_gone = watcher(request.environ)
-    return jsonify(reply.complete()), 200, headers
+    return respond(answer, reply, chat.stream, answer_headers(answer, chat.ignored))

@@ -3,7 +3,7 @@
 
 from flask import Blueprint, g, jsonify, request
 
-from app import errors, sse
+from app import errors
 from app.anthropic import errors as anthropic_errors
 from app.anthropic.reply import MessagesReply
 from app.anthropic.request import parse_messages
@@ -12,8 +12,7 @@ from app.bodies import read_json
 from app.chat.answer import open_answer
 from app.chat.converse import ChatAsk
 from app.chat.tokens import estimate
-from app.chat_http import answer_headers, display_header, session_header
-from app.disconnect import watcher
+from app.chat_http import answer_headers, display_header, respond, session_header
 from app.gateway import current
 
 bp = Blueprint("messages", __name__, url_prefix="/v1/messages")
@@ -29,11 +28,7 @@ def create():
         Anthropic's Messages API (the `anthropic` SDKs work unchanged); options travel as
         leading `key=value` lines of the newest user message. Fields not acted on are named
         back in `X-Ignored-Params`; errors come in Anthropic's shape.
-      parameters:
-        - {name: X-Session-Id, in: header, schema: {type: string, format: uuid},
-           description: Continue this Claude Code session.}
-        - {name: X-Tool-Display, in: header,
-           schema: {type: string, enum: [hidden, narrated, reasoning]}}
+      parameters: [SessionHeader, ToolDisplayHeader]
       requestBody:
         required: true
         content:
@@ -44,9 +39,7 @@ def create():
           description: >-
             A `message`, or with `stream` true its events (`message_start` ...
             `message_stop`) as named Server-Sent Events.
-          headers:
-            X-Session-Id: {schema: {type: string}, description: The session that answered.}
-            X-Ignored-Params: {schema: {type: string}, description: Fields not acted on.}
+          headers: {X-Session-Id: SessionId, X-Ignored-Params: IgnoredParams}
           content:
             application/json:
               schema: {type: object}
@@ -61,11 +54,7 @@ def create():
                   tool_guidance=asked.tool_guidance)
     answer = open_answer(gateway, ask, display_header())
     reply = MessagesReply(answer, asked.model)
-    headers = answer_headers(answer, asked.ignored)
-    if asked.stream:
-        return sse.response(reply.stream(), answer.turn.close, headers)
-    answer.turn.client_gone = watcher(request.environ)
-    return jsonify(reply.complete()), 200, headers
+    return respond(answer, reply, asked.stream, answer_headers(answer, asked.ignored))
 
 
 @bp.post("/count_tokens")

@@ -1,15 +1,13 @@
 """`POST /v1/responses`: OpenAI's Responses API, steered by the same option lines as
 /v1/chat/completions, continued by `previous_response_id`."""
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, request
 
-from app import sse
 from app.auth import owner_of
 from app.bodies import read_json
 from app.chat.answer import open_answer
 from app.chat.converse import ChatAsk
-from app.chat_http import answer_headers, display_header, session_header
-from app.disconnect import watcher
+from app.chat_http import answer_headers, display_header, respond, session_header
 from app.gateway import current
 from app.responses import stored
 from app.responses.reply import ResponsesReply
@@ -28,11 +26,7 @@ def create():
         that response left it (unless it was made with `store` false); options travel as
         leading `key=value` lines of the newest user input. Fields not acted on, and tools
         other than functions, are named back in `X-Ignored-Params`.
-      parameters:
-        - {name: X-Session-Id, in: header, schema: {type: string, format: uuid},
-           description: Continue this Claude Code session.}
-        - {name: X-Tool-Display, in: header,
-           schema: {type: string, enum: [hidden, narrated, reasoning]}}
+      parameters: [SessionHeader, ToolDisplayHeader]
       requestBody:
         required: true
         content:
@@ -43,9 +37,7 @@ def create():
           description: >-
             A `response`, or with `stream` true its events (`response.created` ...
             `response.completed`) as named Server-Sent Events.
-          headers:
-            X-Session-Id: {schema: {type: string}, description: The session that answered.}
-            X-Ignored-Params: {schema: {type: string}, description: Fields not acted on.}
+          headers: {X-Session-Id: SessionId, X-Ignored-Params: IgnoredParams}
           content:
             application/json:
               schema: {type: object}
@@ -64,8 +56,4 @@ def create():
                   previous=previous)
     answer = open_answer(gateway, ask, display_header())
     reply = ResponsesReply(answer, asked)
-    headers = answer_headers(answer, asked.ignored)
-    if asked.stream:
-        return sse.response(reply.stream(), answer.turn.close, headers)
-    answer.turn.client_gone = watcher(request.environ)
-    return jsonify(reply.complete()), 200, headers
+    return respond(answer, reply, asked.stream, answer_headers(answer, asked.ignored))

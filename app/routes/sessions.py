@@ -32,18 +32,7 @@ def index():
                   object: {type: string, enum: [list]}
                   data:
                     type: array
-                    items:
-                      type: object
-                      properties:
-                        id: {type: string, format: uuid}
-                        object: {type: string, enum: [session]}
-                        workspace: {type: [string, 'null']}
-                        created_at: {type: integer}
-                        last_turn_at: {type: integer}
-                        turns: {type: integer}
-                        total_cost_usd: {type: number}
-                        title: {type: [string, 'null']}
-                        forked_from: {type: [string, 'null'], format: uuid}
+                    items: {$ref: '#/components/schemas/Session'}
                   has_more: {type: boolean}
                   first_id: {type: [string, 'null'], format: uuid}
                   last_id: {type: [string, 'null'], format: uuid}
@@ -68,18 +57,18 @@ def show(session_id: str):
           content:
             application/json:
               schema:
-                type: object
-                properties:
-                  id: {type: string, format: uuid}
-                  object: {type: string, enum: [session]}
-                  turns_detail:
-                    type: array
-                    items:
-                      type: object
-                      properties:
-                        prompt: {type: string}
-                        reply: {type: string}
-                        created_at: {type: [integer, 'null']}
+                allOf:
+                  - {$ref: '#/components/schemas/Session'}
+                  - type: object
+                    properties:
+                      turns_detail:
+                        type: array
+                        items:
+                          type: object
+                          properties:
+                            prompt: {type: string}
+                            reply: {type: string}
+                            created_at: {type: [integer, 'null']}
     """
     return jsonify(session_ops.show(current(), _owner(), session_id))
 
@@ -96,12 +85,7 @@ def fork(session_id: str):
             id. 409 while a turn of the original runs.
           content:
             application/json:
-              schema:
-                type: object
-                properties:
-                  id: {type: string, format: uuid}
-                  object: {type: string, enum: [session]}
-                  forked_from: {type: string, format: uuid}
+              schema: {$ref: '#/components/schemas/Session'}
     """
     return jsonify(session_ops.fork(current(), _owner(), session_id)), 201
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.cli.test_functions_cli import results_claude_got
-from tests.cli.test_live_cli import AUTH, KEY, openai_sdk, serve_worker_class
+from tests.cli.test_live_cli import AUTH, openai_sdk, serve_worker_class
 from tests.support.anthropic_standin import ApiError, Text, ToolUse, _texts
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city.",
