@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 from flask import Flask, g, request
 from loguru import logger
 
-from app import auth, commands, cors, errors, health, logs, mcp, requestlog
+from app import access, auth, commands, cors, errors, health, logs, mcp, requestlog
 from app.gateway import Gateway
 from app.gateway import current as current_gateway
 from app.settings import SettingsError, load_settings
@@ -56,11 +56,14 @@ def _require_keys(app: Flask, keys: tuple[str, ...]) -> None:
     def check_key() -> None:
         # a browser's preflight carries no key and runs no view
         if request.endpoint not in PUBLIC_ENDPOINTS and not cors.is_preflight(request):
-            g.api_key = auth.check(request.headers, keys)
-            current_gateway().db.ensure()  # a removed STATE_DIR is made again first
+            gateway = current_gateway()
+            gateway.db.ensure()  # a removed STATE_DIR is made again first
+            g.principal = auth.authenticate(request.headers, keys, gateway.keys)
+            access.admit(g.principal, request.endpoint, gateway.usage)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.routes import chat, claude, health, messages, models, openapi, responses, sessions
-    for module in (claude, chat, models, health, openapi, messages, sessions, responses):
+    from app.routes import (chat, claude, health, messages, models, openapi, responses,
+                            sessions, usage)
+    for module in (claude, chat, models, health, openapi, messages, sessions, responses, usage):
         app.register_blueprint(module.bp)

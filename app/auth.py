@@ -1,11 +1,13 @@
-"""API keys: `Authorization: Bearer <key>` or `x-api-key: <key>`, compared in constant time."""
+"""Who a request is: `Authorization: Bearer <key>` or `x-api-key: <key>`, compared in
+constant time with the operator's keys, else looked up (by hash) among the managed ones."""
 
-import hashlib
 import hmac
 
+from flask import g
 from werkzeug.datastructures import Headers
 
 from app.errors import Unauthorized
+from app.keys import KeyStore, Principal, digest, operator_key
 
 
 def presented_key(headers: Headers) -> str | None:
@@ -17,25 +19,30 @@ def presented_key(headers: Headers) -> str | None:
     return headers.get("x-api-key") or None
 
 
-def check(headers: Headers, keys: tuple[str, ...]) -> str | None:
-    """Return the accepted key (None when no keys are configured), else raise 401."""
-    if not keys:
-        return None
+def authenticate(headers: Headers, keys: tuple[str, ...], store: KeyStore) -> Principal:
+    """The caller, or 401; with no key configured anywhere (loopback only) anyone is admin."""
     given = presented_key(headers)
     if given is None:
-        raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>' or "
-                           "'x-api-key: <key>'.")
+        if keys or store.any_active():
+            raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>' or "
+                               "'x-api-key: <key>'.")
+        return operator_key(None)
     matched = [hmac.compare_digest(given.encode(), key.encode()) for key in keys]
-    if not any(matched):
+    if any(matched):
+        return operator_key(given)
+    found = store.find(given)
+    if found is None:
+        if not keys and not store.any_active():
+            return operator_key(None)  # a keyless server ignores a stray header
         raise Unauthorized("Invalid API key.")
-    return given
+    return found
+
+
+def principal() -> Principal:
+    """This request's caller (set by the app's key check)."""
+    return g.get("principal") or operator_key(None)
 
 
 def owner_of(key: str | None) -> str:
-    """The hash that stands for a client key in state (sessions, fingerprints): never the key."""
-    return hashlib.sha256((key or "").encode()).hexdigest()
-
-
-def mask(key: str | None) -> str:
-    """A key as logs show it: the first 8 hex digits of its hash, whatever its length."""
-    return "-" if not key else "sha256:" + owner_of(key)[:8]
+    """The hash that stands for an operator key in state (sessions, fingerprints)."""
+    return digest(key)

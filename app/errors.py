@@ -64,9 +64,16 @@ class UnsupportedMediaType(ApiError):
 
 
 class TooManyRequests(ApiError):
-    """The host's process budget is spent and the queue is full or took too long."""
+    """The host's process budget is spent and the queue is full or took too long, or the
+    key's own limits are reached."""
     status, type, code = 429, "rate_limit_error", "capacity_exceeded"
     retry_after = 5  # seconds: about one short turn
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None,
+                 retry_after: int | None = None):
+        super().__init__(message, param, code)
+        if retry_after is not None:
+            self.retry_after = max(1, retry_after)
 
     def headers(self) -> dict:
         return {"Retry-After": str(self.retry_after)}

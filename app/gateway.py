@@ -1,12 +1,14 @@
 """What a running app holds besides Flask's config: settings, shared state and its processes."""
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from flask import current_app
 from loguru import logger
 
 from app.chat.conversations import ConversationStore
+from app.chat.ended import TurnEnded
 from app.claude.approvals import ApprovalBook, ApprovalDesk
 from app.claude.budget import Budget, Slot
 from app.claude.command import RunSpec
@@ -15,9 +17,11 @@ from app.claude.locate import find_cli
 from app.claude.pool import ProcessPool
 from app.claude.process import LiveProcess
 from app.claude.run import Limits, launch
+from app.keys import KeyStore
 from app.sessions import SessionStore
 from app.settings import Settings
 from app.state import StateDB
+from app.usage import UsageLedger
 
 
 PRUNE_FIRST_SECONDS = 60.0
@@ -36,6 +40,9 @@ class Gateway:
     inbox: InterruptBox
     pool: ProcessPool
     desk: ApprovalDesk
+    keys: KeyStore
+    usage: UsageLedger
+    on_turn_end: list[Callable[[TurnEnded], None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, mcp_servers: frozenset[str]) -> "Gateway":
@@ -50,8 +57,9 @@ class Gateway:
                            lambda: holder[0].default_spec(), InterruptBox(db.folder("handovers")),
                            InterruptBox(db.folder("forgotten")))
         desk = ApprovalDesk(ApprovalBook(db), settings.approval_timeout_ms / 1000)
+        usage = UsageLedger(db)
         gateway = cls(settings, db, SessionStore(db), ConversationStore(db), mcp_servers,
-                      budget, inbox, pool, desk)
+                      budget, inbox, pool, desk, KeyStore(db), usage, [usage.record])
         holder.append(gateway)
         pool.chores += [db.ensure, desk.tick, _pruner(db, settings.state_retention_days)]
         pool.start()

@@ -50,6 +50,12 @@ SESSION = {
 }
 
 
+USAGE = {"type": "object", "properties": {
+    "turns": {"type": "integer"}, "input_tokens": {"type": "integer"},
+    "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"},
+    "cost_usd": {"type": "number"}}}
+
+
 class ErrorDetailSchema(Schema):
     """What went wrong, and which field or option caused it."""
     message = fields.String(required=True)
@@ -111,6 +117,7 @@ def _add_components(spec: APISpec) -> None:
                                                       "endpoint uses.", "content": error})
     _add_chat_components(spec)
     spec.components.schema("Session", SESSION)
+    spec.components.schema("Usage", USAGE)
     spec.components.schema("AnthropicError", schema=AnthropicErrorSchema)
     spec.components.response("AnthropicError", {
         "description": "An error, in the Anthropic API's shape.",

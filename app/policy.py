@@ -11,6 +11,7 @@ from app.chat.turn_options import TurnOptions
 from app.claude.command import RunSpec, check_model, check_session_id, check_tool_rules
 from app.errors import BadRequest, Conflict, Forbidden
 from app.gateway import Gateway
+from app.keys import SHARED_WORKSPACE, Principal
 from app.settings import PERMISSION_MODES
 
 
@@ -25,8 +26,9 @@ class Plan:
     workspace: str
 
 
-def plan_turn(gateway: Gateway, options: TurnOptions) -> Plan:
-    """Apply operator policy to client options; raise a 4xx for what is not allowed."""
+def plan_turn(gateway: Gateway, options: TurnOptions, caller: Principal | None = None) -> Plan:
+    """Apply operator policy, then the caller's scopes, to client options; raise a 4xx for
+    what is not allowed (None: the gateway's own turns, such as warm processes)."""
     settings = gateway.settings
     name = lambda key: options.names.get(key, key)  # noqa: E731
     _check_permissions(settings, options, name)
@@ -38,6 +40,8 @@ def plan_turn(gateway: Gateway, options: TurnOptions) -> Plan:
     session_id = (check_session_id(options.session_id, name("session-id"))
                   if options.session_id else None)
     workspace = _workspace_for(gateway, session_id, options.workspace, name)
+    if caller is not None:
+        _check_scopes(caller, options, workspace, name)
     return Plan(RunSpec(
         cwd=workspaces.resolve(settings.workspace_base, workspace, name("workspace")),
         resume=session_id,
@@ -58,7 +62,23 @@ def plan_turn(gateway: Gateway, options: TurnOptions) -> Plan:
         fork_at=options.fork_at if session_id else None,
         approvals=bool(options.approvals),
         client_tools=tuple(options.client_tools),
+        max_budget_usd=gateway.usage.remaining_usd(caller) if caller else None,
     ), workspace)
+
+
+def _check_scopes(caller: Principal, options: TurnOptions, workspace: str, name) -> None:
+    """What the operator allows a key of its own: a workspace, skipping permissions,
+    approvals. Refused with a 403 naming the scope it lacks."""
+    wanted = [(f"workspace:{workspace or SHARED_WORKSPACE}", "workspace")]
+    if options.skip_permissions or options.permission_mode == "bypassPermissions":
+        wanted.append(("skip-permissions", "dangerously-skip-permissions"
+                       if options.skip_permissions else "permission-mode"))
+    if options.approvals:
+        wanted.append(("approvals", "approvals"))
+    for scope, option in wanted:
+        if not caller.allows(scope):
+            raise Forbidden(f"Key {caller.name!r} lacks the scope {scope!r}.",
+                            param=name(option), code="scope_missing")
 
 
 def _builtin_rules(rules, param: str) -> tuple[str, ...]:

@@ -7,8 +7,6 @@ import uuid
 from flask import Flask, Response, g, request
 from loguru import logger
 
-from app.auth import mask
-
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -31,7 +29,7 @@ def register(app: Flask) -> None:
     def finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.request_id
         line = {"method": request.method, "path": request.path, "status": response.status_code,
-                "request_id": g.request_id, "key": mask(g.get("api_key"))}
+                "request_id": g.request_id, "key": g.principal.name if "principal" in g else "-"}
         fields, started = g.log_fields, g.started
         response.call_on_close(lambda: _log(line, fields, started))
         return response

@@ -31,6 +31,31 @@ CREATE TABLE IF NOT EXISTS conversations (
     options TEXT NOT NULL,
     used_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS api_keys (
+    name TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL,
+    rpm INTEGER,
+    daily_tokens INTEGER,
+    daily_usd REAL,
+    capture INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE TABLE IF NOT EXISTS usage (
+    key TEXT NOT NULL,
+    day TEXT NOT NULL,
+    turns INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, day)
+);
+CREATE TABLE IF NOT EXISTS key_requests (
+    key TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS key_requests_by_key ON key_requests (key, at);
 CREATE TABLE IF NOT EXISTS approvals (
     id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,

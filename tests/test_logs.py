@@ -26,7 +26,7 @@ def test_a_request_is_one_json_line_with_its_fields_as_extra(make_app, capsys):
     found = records(capsys.readouterr().err)
     [line] = request_lines(found, "/v1/models")
     assert line["method"] == "GET" and line["status"] == 200 and line["request_id"] == "req-123"
-    assert isinstance(line["duration_ms"], int) and line["key"] == "-"
+    assert isinstance(line["duration_ms"], int) and line["key"] == "anonymous"
 
 
 def test_multi_line_messages_and_tracebacks_stay_on_one_line(capsys):

@@ -20,6 +20,7 @@ from app.claude.client_tools import ClientTool
 from app.claude.pool import Parked
 from app.errors import BadRequest, NotFound
 from app.gateway import Gateway
+from app.keys import Principal
 from app.chat.turn_options import TurnOptions
 
 ANSWERS = ("yes", "no", "always")
@@ -33,12 +34,16 @@ class ChatAsk:
     model: str | None  # the CLI model of the request's model name (None: the default)
     effort: str | None
     header_session: str | None  # a session named outside the messages (a header)
-    owner: str  # the client key's hash: conversations never match across clients
+    caller: Principal  # who asks: conversations never match across keys
     stream: bool
     json_schema: str | None = None  # the reply must be JSON of this schema
     tools: tuple[ClientTool, ...] = ()  # the client's functions, offered to Claude
     tool_guidance: str | None = None  # how Claude should use them (tool_choice)
     previous: Point | None = None  # where the conversation stands, if the surface knows it
+
+    @property
+    def owner(self) -> str:
+        return self.caller.owner
 
     @property
     def results(self) -> list[Message]:
@@ -150,7 +155,7 @@ def _start(gateway: Gateway, ask: ChatAsk, found: Continuation, prompt: str,
     if found.session_id:
         options = replace(options,
                           fork_at=found.fork_at(gateway.sessions.turns_of(found.session_id)))
-    return Turn(gateway, options, content, owner=ask.owner, stream=ask.stream, answer=answer)
+    return Turn(gateway, options, content, caller=ask.caller, stream=ask.stream, answer=answer)
 
 
 def _calls_before(ask: ChatAsk) -> dict:

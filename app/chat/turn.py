@@ -26,8 +26,10 @@ from app.claude.pool import Kept, Parked
 from app.claude.run import ClaudeRun
 from app.errors import ApiError, Conflict, NotFound, TooManyRequests
 from app.gateway import Gateway
+from app.chat.ended import TurnEnded, outcome_of
 from app.chat.pauses import PauseWatch
 from app.chat.turn_options import TurnOptions
+from app.keys import Principal, operator_key
 from app.policy import plan_turn
 from app.sessions import title_of
 
@@ -40,14 +42,16 @@ class Turn:
     """A started turn; iterate `events()` once, or `close()` it."""
 
     def __init__(self, gateway: Gateway, options: TurnOptions, content: list[dict],
-                 owner: str = "", stream: bool = True,
+                 caller: Principal | None = None, stream: bool = True,
                  answer: Callable[[Parked], bool] | None = None):
         self.gateway = gateway
-        plan = plan_turn(gateway, options)
+        self.caller = caller or operator_key(None)
+        gateway.usage.check_budget(self.caller)
+        plan = plan_turn(gateway, options, self.caller)
         self.workspace = plan.workspace
         self.spec = plan.spec
         self.session_id = plan.spec.resume
-        self.owner = owner
+        self.owner = self.caller.owner
         # A request that sends nothing until the end looks for its client every second.
         self.limits = gateway.limits if stream else \
             replace(gateway.limits, keepalive=min(NON_STREAM_POLL_SECONDS,
@@ -67,6 +71,7 @@ class Turn:
         self._closed = False
         self._interrupt_asked = False
         self._last_look = time.monotonic()  # when the client was last looked for
+        self._began = time.monotonic()
         self._lock = None
         self._parked: Parked | None = None  # the session's turn that waited here for this request
         logger.debug("prompt for workspace {!r}: {!r}", self.workspace or "shared",
@@ -105,8 +110,9 @@ class Turn:
 
     @property
     def _launch_spec(self):
-        """What the process is started with, less the session it resumes (or forks)."""
-        return replace(self.spec, resume=None, fork_at=None)
+        """What the process is started with, less the session it resumes (or forks) and the
+        budget it had left (a live process keeps the cap it started with)."""
+        return replace(self.spec, resume=None, fork_at=None, max_budget_usd=None)
 
     @property
     def turns(self) -> int:
@@ -140,6 +146,8 @@ class Turn:
         if self.session_id:
             turns = self.gateway.sessions.turns_of(self.session_id)
             return pool.take_idle(self.session_id, self._launch_spec, turns)
+        if self.spec.max_budget_usd is not None:
+            return None  # warm processes run with no cap
         return pool.take_warm(self._launch_spec)
 
     def _queue(self, stream: bool) -> Slot | None:
@@ -365,14 +373,15 @@ class Turn:
         """
         run, kept = self.run, self._kept
         try:
-            if run.result is None and run.timed_out is None and kept.process.alive:
+            left = run.result is None and run.timed_out is None and kept.process.alive
+            if left:
                 logger.info("session {}: the client left mid-turn; interrupting claude pid {}",
                             self.session_id, kept.process.pid)
                 self._withdraw("The client disconnected.")
                 run.interrupt()  # the client left mid-turn: let the CLI end it cleanly
                 for _ in run.events():
                     pass
-            self._add_cost(run)
+            self._tell_ended(run, self._add_cost(run), left)
             if run.succeeded and not run.interrupted and self.session_id:
                 self.gateway.sessions.note_message(self.session_id, run.last_message)
                 self.gateway.pool.keep(kept, self.session_id, self._turns)
@@ -382,13 +391,28 @@ class Turn:
             raise
         self._stop()
 
-    def _add_cost(self, run: ClaudeRun) -> None:
+    def _add_cost(self, run: ClaudeRun) -> float:
         """Add the turn's cost to the session's: what the process reports less what it
-        reported before (a live process adds its turns up)."""
+        reported before (a live process adds its turns up). Returns it."""
         cost = run.result.data.get("total_cost_usd") if run.result is not None else None
-        if self.session_id and type(cost) in (int, float):
-            spent, self._kept.cost = max(0.0, cost - self._kept.cost), cost
+        if type(cost) not in (int, float):
+            return 0.0
+        spent, self._kept.cost = max(0.0, cost - self._kept.cost), cost
+        if self.session_id:
             self.gateway.sessions.add_cost(self.session_id, spent)
+        return spent
+
+    def _tell_ended(self, run: ClaudeRun, cost: float, left: bool) -> None:
+        """Tell the ledger (and metrics) what the turn used; their failures never end it."""
+        result = run.result.data if run.result is not None else None
+        ended = TurnEnded(self.caller.name, outcome_of(result, run.timed_out, left),
+                          (result or {}).get("usage") or {}, cost, self.live,
+                          time.monotonic() - self._began)
+        for listener in self.gateway.on_turn_end:
+            try:
+                listener(ended)
+            except Exception as exc:
+                logger.opt(exception=exc).error("recording the end of a turn failed")
 
     def _stop(self) -> None:
         self.run.close()

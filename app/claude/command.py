@@ -45,6 +45,7 @@ class RunSpec:
     fork_as: str | None = None  # fork the resumed session into this new session id (a UUID)
     approvals: bool = False  # ask the gateway (can_use_tool) where rules do not allow a tool
     client_tools: tuple[ClientTool, ...] = ()  # functions the client serves, via the gateway
+    max_budget_usd: float | None = None  # what the key may still spend today (--max-budget-usd)
 
 
 def check_tool_rules(rules, param: str) -> tuple[str, ...]:
@@ -108,6 +109,8 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
                                                   separators=(",", ":")))
     if not spec.persist_session:
         argv.append("--no-session-persistence")
+    if spec.max_budget_usd is not None:
+        argv.append(f"--max-budget-usd={max(float(spec.max_budget_usd), 0.0001):.4f}")
     for flag, value in (("--model", spec.model), ("--effort", spec.effort),
                         ("--max-turns", spec.max_turns)):
         if value is not None:

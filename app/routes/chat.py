@@ -1,8 +1,8 @@
 """`POST /v1/chat/completions`: OpenAI-compatible, steered by in-prompt option lines."""
 
-from flask import Blueprint, g, request
+from flask import Blueprint, request
 
-from app.auth import owner_of
+from app.auth import principal
 from app.bodies import read_json
 from app.chat.answer import open_answer
 from app.chat.converse import ChatAsk
@@ -45,7 +45,7 @@ def completions():
     gateway = current()
     chat = parse_chat(read_json(request), gateway.settings.model_aliases)
     ask = ChatAsk(chat.messages, chat.cli_model, chat.effort, session_header(),
-                  owner_of(g.get("api_key")), chat.stream, chat.json_schema, chat.tools,
+                  principal(), chat.stream, chat.json_schema, chat.tools,
                   chat.tool_guidance)
     # JSON answers carry no echo header: continuity rests on X-Session-Id and fingerprints
     answer = open_answer(gateway, ask, display_header(), echo=not chat.json_mode)

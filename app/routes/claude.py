@@ -1,11 +1,11 @@
 """`POST /api/claude`: a raw prompt in, Claude Code's own events out as SSE; interrupts and
 answers to the permission questions of running turns."""
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, jsonify, request
 from loguru import logger
 
 from app import requestlog, sse
-from app.auth import owner_of
+from app.auth import principal
 from app.bodies import load_json
 from app.chat.turn import Turn
 from app.claude import approvals
@@ -59,7 +59,7 @@ def run():
     options = TurnOptions.from_attrs({**body, "approvals": "stream" if body["approvals"]
                                       else None})
     turn = Turn(current(), options, content,
-                owner=owner_of(g.get("api_key")), stream=body["stream"])
+                caller=principal(), stream=body["stream"])
     requestlog.annotate(workspace=turn.workspace or "shared", session=turn.session_id,
                         live=turn.live)
     if not body["stream"]:
@@ -88,7 +88,7 @@ def interrupt(session_id: str):
     """
     gateway = current()
     session_id = check_session_id(session_id)
-    if gateway.sessions.owner_of(session_id) != owner_of(g.get("api_key")):
+    if gateway.sessions.owner_of(session_id) != principal().owner:
         raise NotFound(f"Session {session_id} was not found.", param="session-id",
                        code="session_not_found")
     if not gateway.sessions.is_running(session_id):
@@ -118,7 +118,7 @@ def pending_permissions():
                   object: {type: string, enum: [list]}
                   data: {type: array, items: {type: object}}
     """
-    owner = owner_of(g.get("api_key"))
+    owner = principal().owner
     return jsonify({"object": "list", "data": current().desk.book.pending(owner)})
 
 
@@ -149,7 +149,7 @@ def answer_permission(request_id: str):
         decision = approvals.allow(body["updated_input"])
     else:
         decision = approvals.deny(body["message"] or "The user denied this tool use.")
-    desk.book.answer_for(request_id, owner_of(g.get("api_key")), decision)
+    desk.book.answer_for(request_id, principal().owner, decision)
     desk.deliver(request_id, decision)  # at once if it waits here; else its worker's next tick
     return jsonify({"request_id": request_id, "behavior": body["behavior"]}), 200
 

@@ -1,13 +1,13 @@
 """`POST /v1/messages`: the Anthropic Messages API, steered by the same option lines as
 /v1/chat/completions; errors in Anthropic's shape."""
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from app import errors
 from app.anthropic import errors as anthropic_errors
 from app.anthropic.reply import MessagesReply
 from app.anthropic.request import parse_messages
-from app.auth import owner_of
+from app.auth import principal
 from app.bodies import read_json
 from app.chat.answer import open_answer
 from app.chat.converse import ChatAsk
@@ -50,7 +50,7 @@ def create():
     gateway = current()
     asked = parse_messages(read_json(request), gateway.settings.model_aliases)
     ask = ChatAsk(asked.messages, asked.cli_model, None, session_header(),
-                  owner_of(g.get("api_key")), asked.stream, tools=asked.tools,
+                  principal(), asked.stream, tools=asked.tools,
                   tool_guidance=asked.tool_guidance)
     answer = open_answer(gateway, ask, display_header())
     reply = MessagesReply(answer, asked.model)

@@ -1,9 +1,9 @@
 """`POST /v1/responses`: OpenAI's Responses API, steered by the same option lines as
 /v1/chat/completions, continued by `previous_response_id`."""
 
-from flask import Blueprint, g, request
+from flask import Blueprint, request
 
-from app.auth import owner_of
+from app.auth import principal
 from app.bodies import read_json
 from app.chat.answer import open_answer
 from app.chat.converse import ChatAsk
@@ -49,9 +49,9 @@ def create():
     """
     gateway = current()
     asked = parse_responses(read_json(request), gateway.settings.model_aliases)
-    owner = owner_of(g.get("api_key"))
-    previous = stored.find(gateway.conversations, asked.previous_response_id, owner)
-    ask = ChatAsk(asked.messages, asked.cli_model, asked.effort, session_header(), owner,
+    caller = principal()
+    previous = stored.find(gateway.conversations, asked.previous_response_id, caller.owner)
+    ask = ChatAsk(asked.messages, asked.cli_model, asked.effort, session_header(), caller,
                   asked.stream, tools=asked.tools, tool_guidance=asked.tool_guidance,
                   previous=previous)
     answer = open_answer(gateway, ask, display_header())

@@ -1,9 +1,9 @@
 """`/api/claude/sessions`: the caller's sessions, to list, show, fork and delete."""
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from app import session_list, session_ops
-from app.auth import owner_of
+from app.auth import principal
 from app.bodies import validate
 from app.gateway import current
 from app.schemas import sessions_query
@@ -114,4 +114,4 @@ def delete(session_id: str):
 
 def _owner() -> str:
     """Whose sessions this request may see: the hash of its key."""
-    return owner_of(g.get("api_key"))
+    return principal().owner

@@ -1,0 +1,28 @@
+"""What each endpoint asks of a key's scopes, checked before its view runs, and the key's
+requests per minute. A turn's own scopes (workspace, skip-permissions, approvals) are
+checked with the operator's policy, once its options are known (app/policy.py)."""
+
+from app.errors import Forbidden
+from app.keys import Principal
+from app.usage import UsageLedger
+
+BLUEPRINT_SCOPES = {"claude": "chat", "chat": "chat", "messages": "chat", "responses": "chat",
+                    "models": "chat", "sessions": "sessions", "metrics": "metrics"}
+ENDPOINT_SCOPES = {"claude.interrupt": "sessions", "claude.pending_permissions": "approvals",
+                   "claude.answer_permission": "approvals"}
+
+
+def required_scope(endpoint: str | None) -> str | None:
+    """The scope an endpoint needs (None: any key, e.g. for its own usage)."""
+    if endpoint in ENDPOINT_SCOPES:
+        return ENDPOINT_SCOPES[endpoint]
+    return BLUEPRINT_SCOPES.get((endpoint or "").split(".")[0])
+
+
+def admit(caller: Principal, endpoint: str | None, usage: UsageLedger) -> None:
+    """403 naming the scope the key lacks; 429 beyond its requests per minute."""
+    scope = required_scope(endpoint)
+    if scope is not None and not caller.allows(scope):
+        raise Forbidden(f"Key {caller.name!r} lacks the scope {scope!r} this endpoint needs.",
+                        code="scope_missing")
+    usage.count_request(caller)
