@@ -1,4 +1,4 @@
-"""Operator commands on Flask's CLI: `flask --app app doctor` and `flask --app app gen-key`.
+"""Operator commands on Flask's CLI: `flask --app app doctor`, `gen-key` and `keys ...`.
 
 Flask's CLI calls `create_app()` to find an app's commands. For these, `create_app` hands
 back `operator_app()` instead: it starts no process and refuses no setting, so `doctor`
@@ -14,6 +14,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from app import doctor, logs
+from app.key_commands import keys_group
 from app.gateway import Gateway
 
 KEY_BYTES = 32
@@ -31,6 +32,7 @@ def operator_app() -> Flask:
     app = Flask(__name__.split(".")[0])
     app.cli.add_command(doctor_command)
     app.cli.add_command(gen_key_command)
+    app.cli.add_command(keys_group)
     return app
 
 

@@ -8,6 +8,7 @@ limits. A managed key's sessions belong to its name, so `keys rotate` keeps them
 
 import hashlib
 import json
+import re
 import secrets
 import sqlite3
 import time
@@ -21,6 +22,7 @@ DEFAULT_SCOPES = ("chat", "workspace:*", "approvals", "sessions")
 SHARED_WORKSPACE = "shared"  # the shared workspace's name in a `workspace:` scope
 KEY_PREFIX = "ccg-"
 KEY_BYTES = 32
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def digest(key: str | None) -> str:
@@ -80,15 +82,21 @@ class KeyStore:
                daily_tokens: int | None = None, daily_usd: float | None = None,
                capture: bool = False) -> str:
         """Make a key and return it: the only time it is ever shown."""
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"invalid key name {name!r}: use 1 to 64 letters, digits, '.', "
+                             "'_' or '-'")
         key = new_key()
         try:
-            with self.db.connect() as db:
+            with self.db.connect() as db:  # a revoked name may be made again
+                db.execute("DELETE FROM api_keys WHERE name = ? AND revoked_at IS NOT NULL",
+                           (name,))
                 db.execute("INSERT INTO api_keys (name, hash, scopes, rpm, daily_tokens, "
                            "daily_usd, capture, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            (name, digest(key), json.dumps(check_scopes(list(scopes))), rpm,
                             daily_tokens, daily_usd, int(capture), time.time()))
         except sqlite3.IntegrityError:
-            raise ValueError(f"a key named {name!r} exists: revoke or rotate it") from None
+            raise ValueError(f"an active key named {name!r} exists: rotate it, or revoke it "
+                             "first") from None
         return key
 
     def rotate(self, name: str) -> str:
@@ -100,6 +108,14 @@ class KeyStore:
         if not changed:
             raise ValueError(f"no active key named {name!r}")
         return key
+
+    def set_capture(self, name: str, on: bool) -> None:
+        """Turn the key's debug capture on or off."""
+        with self.db.connect() as db:
+            changed = db.execute("UPDATE api_keys SET capture = ? WHERE name = ? AND "
+                                 "revoked_at IS NULL", (int(on), name)).rowcount
+        if not changed:
+            raise ValueError(f"no active key named {name!r}")
 
     def revoke(self, name: str) -> None:
         with self.db.connect() as db:

@@ -59,6 +59,7 @@ class Turn:
         self.live = False  # served by a process that was already running (warm or idle)
         self.run: ClaudeRun | None = None
         self.client_gone = lambda: False  # set by views that can tell
+        self.on_event: Callable[[Event], None] | None = None  # a debug capture, if on
         self.paused: dict | None = None  # what the client must answer, once the turn waits
         self._answer = answer  # answers a parked turn of the session; False: start afresh
         self._watch = PauseWatch(options.approvals == "chat", bool(self.spec.client_tools))
@@ -273,6 +274,8 @@ class Turn:
                 self._look_for_client()
                 if not isinstance(event, KeepAlive):
                     self._remember(event.session_id)
+                    if self.on_event is not None:
+                        self.on_event(event)
                 yield event
                 if not isinstance(event, KeepAlive) and self.session_id:
                     self.paused = self._watch.feed(event)

@@ -1,0 +1,211 @@
+"""Managed keys: the `flask keys` commands, scopes refused and allowed, requests per minute,
+daily budgets, usage, rotation keeping sessions, debug captures (Flask test client, fake
+CLI)."""
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from app.key_commands import keys_group
+from tests.test_live import record  # noqa: F401 (a fixture)
+
+OPERATOR = "operator-key-for-tests"
+
+
+@pytest.fixture
+def app(make_app, record):
+    return make_app(API_KEY=OPERATOR, ALLOW_DANGEROUS_SKIP_PERMISSIONS="true")
+
+
+@pytest.fixture
+def keys(app):
+    return app.extensions["gateway"].keys
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def turn(client, key: str, **fields):
+    return client.post("/api/claude", headers=bearer(key),
+                       json={"prompt": "hi", "stream": False, **fields})
+
+
+def chat(client, key: str, text: str = "hi"):
+    return client.post("/v1/chat/completions", headers=bearer(key), json={
+        "model": "claude-code", "messages": [{"role": "user", "content": text}]})
+
+
+# --- the commands ---------------------------------------------------------------------------
+
+def test_create_list_rotate_revoke_from_the_command_line(config, app, client):
+    runner = CliRunner()
+    env = {"STATE_DIR": config["STATE_DIR"]}
+    made = runner.invoke(keys_group, ["create", "ci", "--scopes", "chat,workspace:*",
+                                      "--rpm", "30", "--daily-usd", "2.5"], env=env)
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip()
+    assert key.startswith("ccg-") and len(key) > 40
+    assert turn(client, key).status_code == 200
+    listed = runner.invoke(keys_group, ["list"], env=env).stdout
+    assert "ci\tactive\tchat,workspace:*\trpm=30, daily-usd=2.5" in listed and key not in listed
+    rotated = runner.invoke(keys_group, ["rotate", "ci"], env=env).stdout.strip()
+    assert turn(client, key).status_code == 401 and turn(client, rotated).status_code == 200
+    assert runner.invoke(keys_group, ["revoke", "ci"], env=env).exit_code == 0
+    assert turn(client, rotated).status_code == 401
+    assert "revoked" in runner.invoke(keys_group, ["list"], env=env).stdout
+    again = runner.invoke(keys_group, ["revoke", "ci"], env=env)
+    assert again.exit_code == 1 and "no active key named 'ci'" in again.output
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["create", "x", "--scopes", "chat,root"], "unknown scope 'root'"),
+    (["create", "bad name"], "invalid key name"),
+    (["create", "x", "--rpm", "0"], "Invalid value for '--rpm'"),
+])
+def test_bad_key_commands_say_why(config, args, problem):
+    result = CliRunner().invoke(keys_group, args, env={"STATE_DIR": config["STATE_DIR"]})
+    assert result.exit_code != 0 and problem in result.output
+
+
+def test_the_stored_table_holds_no_key_in_clear(config, keys):
+    key = keys.create("stored")
+    rotated = keys.rotate("stored")
+    database = config["STATE_DIR"] + "/gateway.sqlite3"
+    raw = Path(database).read_bytes()
+    assert key.encode() not in raw and rotated.encode() not in raw
+    assert keys.find(rotated).name == "stored" and keys.find(key) is None
+
+
+# --- scopes ---------------------------------------------------------------------------------
+
+def test_without_chat_a_key_cannot_run_turns(client, keys):
+    key = keys.create("watcher", ["sessions"])
+    for answer in (turn(client, key), chat(client, key)):
+        assert answer.status_code == 403
+        assert "lacks the scope 'chat'" in answer.get_json()["error"]["message"]
+    assert client.get("/api/claude/sessions", headers=bearer(key)).status_code == 200
+
+
+def test_sessions_scope_guards_the_sessions_api(client, keys):
+    key = keys.create("runner", ["chat", "workspace:*"])
+    assert turn(client, key).status_code == 200
+    refused = client.get("/api/claude/sessions", headers=bearer(key))
+    assert refused.status_code == 403 and "'sessions'" in refused.get_json()["error"]["message"]
+
+
+def test_workspace_scopes_name_the_workspaces_a_key_may_use(client, keys):
+    key = keys.create("docs-only", ["chat", "workspace:docs"])
+    assert turn(client, key, workspace="docs").status_code == 200
+    other = turn(client, key, workspace="billing")
+    assert other.status_code == 403 and other.get_json()["error"]["param"] == "workspace"
+    assert "workspace:billing" in other.get_json()["error"]["message"]
+    shared = turn(client, key)
+    assert shared.status_code == 403 and "workspace:shared" in shared.get_json()["error"]["message"]
+    wide = keys.create("everywhere", ["chat", "workspace:*"])
+    assert turn(client, wide, workspace="billing").status_code == 200
+
+
+def test_skip_permissions_and_approvals_need_their_scopes(client, keys):
+    plain = keys.create("plain", ["chat", "workspace:*"])
+    skipping = turn(client, plain, **{"dangerously-skip-permissions": True})
+    assert skipping.status_code == 403
+    assert skipping.get_json()["error"]["param"] == "dangerously-skip-permissions"
+    asking = turn(client, plain, approvals=True)
+    assert asking.status_code == 403 and asking.get_json()["error"]["param"] == "approvals"
+    chat_line = chat(client, plain, "dangerously-skip-permissions=true\n\nhi")
+    assert chat_line.status_code == 403
+    trusted = keys.create("trusted", ["chat", "workspace:*", "skip-permissions"])
+    assert turn(client, trusted, **{"dangerously-skip-permissions": True}).status_code == 200
+
+
+def test_admin_and_operator_keys_hold_every_scope(client, keys):
+    admin = keys.create("root", ["admin"])
+    assert turn(client, admin, workspace="any", approvals=False).status_code == 200
+    assert client.get("/api/claude/sessions", headers=bearer(OPERATOR)).status_code == 200
+
+
+# --- limits and usage -----------------------------------------------------------------------
+
+def test_requests_per_minute_answer_429_with_retry_after(client, keys):
+    key = keys.create("slow", ["chat"], rpm=2)
+    assert [client.get("/v1/models", headers=bearer(key)).status_code
+            for _ in range(2)] == [200, 200]
+    refused = client.get("/v1/models", headers=bearer(key))
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == "rate_limit_exceeded"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61
+    other = keys.create("fast", ["chat"])
+    assert client.get("/v1/models", headers=bearer(other)).status_code == 200
+
+
+def test_a_daily_token_budget_reached_mid_day_gives_429_and_usage_shows_it(client, keys):
+    key = keys.create("budget", ["chat", "workspace:*"], daily_tokens=30)
+    assert turn(client, key).status_code == 200  # the fake CLI reports 14 in, 7 out
+    usage = client.get("/api/usage", headers=bearer(key)).get_json()
+    assert usage["key"] == "budget" and usage["limits"]["daily_tokens"] == 30
+    assert usage["today"] == {"turns": 1, "input_tokens": 14, "output_tokens": 7,
+                              "total_tokens": 21, "cost_usd": 0.0123}
+    assert usage["month"]["total_tokens"] == 21
+    assert turn(client, key).status_code == 200  # 21 < 30: it may still start a turn
+    spent = turn(client, key)
+    assert spent.status_code == 429 and spent.get_json()["error"]["code"] == \
+        "daily_budget_exceeded"
+    assert 0 < int(spent.headers["Retry-After"]) <= 86401
+    assert client.get("/api/usage", headers=bearer(key)).get_json()["today"]["turns"] == 2
+    assert client.get("/v1/models", headers=bearer(key)).status_code == 200  # not a turn
+
+
+def test_a_dollar_budget_caps_the_cli_with_what_is_left(client, keys, record):
+    key = keys.create("dollars", ["chat", "workspace:*"], daily_usd=0.05)
+    turn(client, key)
+    turn(client, key)
+    caps = [next(a for a in entry["argv"] if a.startswith("--max-budget-usd="))
+            for entry in record("calls")]
+    assert caps == ["--max-budget-usd=0.0500", "--max-budget-usd=0.0377"]
+
+
+def test_rotation_keeps_the_key_s_sessions(client, keys):
+    key = keys.create("rotating", ["chat", "workspace:*", "sessions"])
+    session = turn(client, key).get_json()["session_id"]
+    new_key = keys.rotate("rotating")
+    resumed = turn(client, new_key, **{"session-id": session})
+    assert resumed.status_code == 200 and resumed.get_json()["session_id"] == session
+    other = keys.create("other", ["chat", "workspace:*"])
+    assert turn(client, other, **{"session-id": session}).status_code == 404
+
+
+# --- debug captures -------------------------------------------------------------------------
+
+def test_a_capture_records_request_events_and_chunks_with_the_key_redacted(config, client,
+                                                                           keys):
+    key = keys.create("traced", ["chat", "workspace:*"], capture=True)
+    answer = client.post("/api/claude", headers={**bearer(key), "X-Request-Id": "trace-1"},
+                         json={"prompt": f"my key is {key}"})
+    body = answer.get_data(as_text=True)  # the test client streams lazily: read it all
+    assert answer.status_code == 200
+    path = config["STATE_DIR"] + "/captures/trace-1.jsonl"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    text = Path(path).read_text()
+    assert key not in text and "[redacted]" in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    kinds = [line["kind"] for line in lines]
+    assert kinds[0] == "request" and "cli_event" in kinds and kinds[-1] == "sent"
+    assert lines[0]["headers"]["Authorization"] == "[redacted]"
+    assert [line["event"]["type"] for line in lines if line["kind"] == "cli_event"][-1] == \
+        "result", kinds
+    sent = "".join(line["chunk"] for line in lines if line["kind"] == "sent")
+    assert sent == body.replace(key, "[redacted]")
+    plain = keys.create("untraced", ["chat", "workspace:*"])
+    client.post("/api/claude", headers={**bearer(plain), "X-Request-Id": "trace-2"},
+                json={"prompt": "hi"})
+    assert not os.path.exists(config["STATE_DIR"] + "/captures/trace-2.jsonl")
