@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from dotenv import load_dotenv
 
@@ -60,6 +61,12 @@ logconfig_dict = logs.gunicorn_logconfig(_settings.log_format, loglevel)
 
 
 def on_starting(server):
+    """Before any worker forks: refuse an unkeyed network bind; give metrics their folder."""
+    _refuse_unkeyed_bind(server)
+    _metrics_folder()
+
+
+def _refuse_unkeyed_bind(server):
     """Refuse to serve a network address with no API key configured."""
     if _settings.keys:
         return
@@ -68,6 +75,20 @@ def on_starting(server):
         if host is not None and not is_loopback(host):
             sys.exit(f"claude-code-gateway: refusing to bind {host} without API_KEY or "
                      "API_KEYS: set a key or bind to 127.0.0.1.")
+
+
+def _metrics_folder():
+    """Point PROMETHEUS_MULTIPROC_DIR (unless the operator did) at STATE_DIR/metrics, where
+    each worker keeps its samples for /metrics to add up, and empty it of the last run's.
+
+    Set here in the master, so every worker has it before it first imports prometheus_client.
+    """
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or _settings.state_dir / "metrics"
+                ).resolve()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
 
 
 def post_worker_init(worker):
@@ -110,6 +131,8 @@ def child_exit(server, worker):
     the Bash commands it runs in groups of their own; SIGKILL a second later.
     """
     from app.claude.budget import Budget
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)  # its counts stay; its live gauges go
     budget = Budget(_settings.state_dir / "budget", _settings.max_processes, 0)
     groups = budget.reclaim(worker.pid)
     for pgid in groups:

@@ -10,12 +10,13 @@ from dotenv import load_dotenv
 from flask import Flask, g, request
 from loguru import logger
 
-from app import access, auth, commands, cors, errors, health, logs, mcp, requestlog
+from app import access, auth, capture, commands, cors, errors, health, logs, mcp, requestlog
 from app.gateway import Gateway
 from app.gateway import current as current_gateway
 from app.settings import SettingsError, load_settings
 
 PUBLIC_ENDPOINTS = {"health.show", "openapi.show", "static"}
+METRICS_ENDPOINT = "metrics.show"  # public too when METRICS_PUBLIC is on
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -42,8 +43,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         health.log_startup_turn(app.extensions["gateway"])
     errors.register(app)
     requestlog.register(app)
+    app.after_request(capture.finish)
     cors.register(app, settings.cors_origins)
-    _require_keys(app, settings.keys)
+    _require_keys(app, settings.keys, PUBLIC_ENDPOINTS | (
+        {METRICS_ENDPOINT} if settings.metrics_public else set()))
     _register_blueprints(app)
     if not settings.keys:
         logger.warning("No API_KEY or API_KEYS set: anyone who can reach {}:{} can run "
@@ -51,19 +54,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _require_keys(app: Flask, keys: tuple[str, ...]) -> None:
+def _require_keys(app: Flask, keys: tuple[str, ...], public: set[str]) -> None:
     @app.before_request
     def check_key() -> None:
         # a browser's preflight carries no key and runs no view
-        if request.endpoint not in PUBLIC_ENDPOINTS and not cors.is_preflight(request):
+        if request.endpoint not in public and not cors.is_preflight(request):
             gateway = current_gateway()
             gateway.db.ensure()  # a removed STATE_DIR is made again first
             g.principal = auth.authenticate(request.headers, keys, gateway.keys)
             access.admit(g.principal, request.endpoint, gateway.usage)
+            if g.principal.capture:
+                capture.start(gateway.db.folder("captures"), request, g.request_id)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.routes import (chat, claude, health, messages, models, openapi, responses,
-                            sessions, usage)
-    for module in (claude, chat, models, health, openapi, messages, sessions, responses, usage):
+    from app.routes import (chat, claude, health, messages, metrics, models, openapi,
+                            responses, sessions, usage)
+    for module in (claude, chat, models, health, openapi, messages, sessions, responses, usage,
+                   metrics):
         app.register_blueprint(module.bp)

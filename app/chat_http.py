@@ -4,8 +4,9 @@ and ignored fields on the response's, and send the answer streamed or whole."""
 
 from flask import Response, jsonify, request
 
-from app import requestlog, sse
+from app import capture, requestlog, sse
 from app.chat.answer import ChatAnswer
+from app.chat.turn import Turn
 from app.claude.command import check_session_id
 from app.disconnect import watcher
 from app.errors import BadRequest
@@ -40,7 +41,15 @@ def answer_headers(answer: ChatAnswer, ignored: list[str]) -> dict:
 
 def respond(answer: ChatAnswer, reply, stream: bool, headers: dict) -> Response:
     """Stream the reply, or run it to the end (looking for the client) and send it whole."""
+    watch_events(answer.turn)
+    answer.on_first_content = requestlog.first_output()  # time to first token
     if stream:
         return sse.response(reply.stream(), answer.turn.close, headers)
     answer.turn.client_gone = watcher(request.environ)
     return jsonify(reply.complete()), 200, headers
+
+
+def watch_events(turn: Turn) -> None:
+    """Give the turn's CLI events to this request's debug capture, if its key has one on."""
+    recording = capture.current()
+    turn.on_event = recording.event if recording is not None else None

@@ -11,6 +11,8 @@ from flask import Blueprint, Flask, jsonify
 from loguru import logger
 from werkzeug.exceptions import HTTPException
 
+from app import metrics
+
 
 class ApiError(Exception):
     """An error a client can act on; subclasses fix the status and type."""
@@ -123,6 +125,8 @@ def register(target: Flask | Blueprint, render: Callable[[ApiError], dict] = Api
 
     @target.errorhandler(ApiError)
     def api_error(exc: ApiError):
+        if exc.status == 429:
+            metrics.refused(exc.code)
         return jsonify(render(exc)), exc.status, exc.headers()
 
     @target.errorhandler(HTTPException)

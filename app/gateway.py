@@ -7,6 +7,7 @@ from typing import Callable
 from flask import current_app
 from loguru import logger
 
+from app import metrics
 from app.chat.conversations import ConversationStore
 from app.chat.ended import TurnEnded
 from app.claude.approvals import ApprovalBook, ApprovalDesk
@@ -49,6 +50,7 @@ class Gateway:
         db = StateDB(settings.state_dir)
         for folder in ("budget/slots", "budget/queue", "budget/evict"):
             db.folder(folder)  # made again should STATE_DIR be removed
+        metrics.keep_folder(db)
         budget = Budget(db.dir / "budget", settings.max_processes, settings.queue_max)
         inbox = InterruptBox(db.folder("interrupts"))
         holder: list[Gateway] = []
@@ -59,7 +61,8 @@ class Gateway:
         desk = ApprovalDesk(ApprovalBook(db), settings.approval_timeout_ms / 1000)
         usage = UsageLedger(db)
         gateway = cls(settings, db, SessionStore(db), ConversationStore(db), mcp_servers,
-                      budget, inbox, pool, desk, KeyStore(db), usage, [usage.record])
+                      budget, inbox, pool, desk, KeyStore(db), usage,
+                      [usage.record, metrics.turn_ended])
         holder.append(gateway)
         pool.chores += [db.ensure, desk.tick, _pruner(db, settings.state_retention_days)]
         pool.start()

@@ -1,11 +1,15 @@
-"""Request ids, and one log line per request, written when its response has closed."""
+"""Request ids, and one log line per request (and its metrics), written when its response
+has closed."""
 
 import re
 import time
 import uuid
+from typing import Callable
 
 from flask import Flask, Response, g, request
 from loguru import logger
+
+from app import metrics
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -16,7 +20,7 @@ def annotate(**fields) -> None:
 
 
 def register(app: Flask) -> None:
-    """Accept or make an X-Request-Id, echo it, and log the request when it ends."""
+    """Accept or make an X-Request-Id, echo it, and log and count the request when it ends."""
 
     @app.before_request
     def start() -> None:
@@ -31,11 +35,31 @@ def register(app: Flask) -> None:
         line = {"method": request.method, "path": request.path, "status": response.status_code,
                 "request_id": g.request_id, "key": g.principal.name if "principal" in g else "-"}
         fields, started = g.log_fields, g.started
-        response.call_on_close(lambda: _log(line, fields, started))
+        route = (endpoint(), request.method, response.status_code)
+        response.call_on_close(lambda: _log(line, fields, started, route))
         return response
 
 
-def _log(line: dict, fields: dict, started: float) -> None:
-    line.update(fields, duration_ms=round((time.monotonic() - started) * 1000))
+def endpoint() -> str:
+    """The route that served this request, as metrics name it (its rule, not its path)."""
+    return request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+
+
+def first_output() -> Callable[[], None]:
+    """What to call when the client gets the answer's first content: it records, once, the
+    time to first token since this request began."""
+    route, started, done = endpoint(), g.started, []
+
+    def arrived() -> None:
+        if not done:
+            done.append(True)
+            metrics.first_token(route, time.monotonic() - started)
+    return arrived
+
+
+def _log(line: dict, fields: dict, started: float, route: tuple[str, str, int]) -> None:
+    seconds = time.monotonic() - started
+    metrics.request_done(*route, seconds)
+    line.update(fields, duration_ms=round(seconds * 1000))
     text = " ".join(f"{k}={v}" for k, v in line.items())
     logger.bind(**line).info("{}", text)

@@ -156,6 +156,8 @@ SETTINGS = (
             "largest request body accepted"),
     Setting("LOG_LEVEL", "log_level", "INFO", _choice(*LOG_LEVELS), "loguru level"),
     Setting("LOG_FORMAT", "log_format", "text", _choice("text", "json"), "log line format"),
+    Setting("METRICS_PUBLIC", "metrics_public", "false", _bool,
+            "whether GET /metrics answers without a key (else it needs the metrics scope)"),
     Setting("CLAUDE_MODEL", "default_model", "", str, "model used when a request names none"),
     Setting("CLAUDE_PERMISSION_MODE", "permission_mode", "default",
             _choice(*PERMISSION_MODES), "the CLI's --permission-mode"),
@@ -202,6 +204,7 @@ class Settings:
     max_body_bytes: int
     log_level: str
     log_format: str
+    metrics_public: bool
     default_model: str
     permission_mode: str
     allow_skip_permissions: bool

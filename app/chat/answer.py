@@ -8,7 +8,7 @@ render these in their own shapes.
 """
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from app.chat import options as opts
 from app.chat.conversations import ConversationStore, Point, fingerprint
@@ -36,6 +36,7 @@ class ChatAnswer:
     store: ConversationStore
     scope: str  # the client's key: fingerprints never match across clients
     json_schema: str | None = None
+    on_first_content: Callable[[], None] | None = None  # told once, as the content starts
     translator: Translator = field(init=False)
 
     def __post_init__(self):
@@ -66,9 +67,17 @@ class ChatAnswer:
         """The answer's pieces as the turn runs (and KeepAlive while it is quiet)."""
         for piece in self._deltas():
             if not isinstance(piece, KeepAlive):
+                self._first_content(piece)
                 self._said.append(piece.content)
                 self._calls += [piece.call] if piece.call else []
             yield piece
+
+    def _first_content(self, piece: Delta) -> None:
+        """Tell `on_first_content` (once) that Claude's answer has begun."""
+        if self.on_first_content is not None and (piece.content or piece.reasoning
+                                                  or piece.call):
+            told, self.on_first_content = self.on_first_content, None
+            told()
 
     def _deltas(self) -> Iterator[Delta | KeepAlive]:
         structured = self.json_schema is not None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from loguru import logger
 
+from app import metrics
 from app.claude.budget import pid_alive
 from app.claude.process import LiveProcess
 from app.errors import Conflict, NotFound
@@ -187,7 +188,8 @@ class ApprovalDesk:
                            approval.id, exc)
         return approval
 
-    def decide(self, approval_id: str, decision: dict, status: str = ANSWERED) -> bool:
+    def decide(self, approval_id: str, decision: dict, status: str = ANSWERED,
+               outcome: str | None = None) -> bool:
         """Settle a question held here (a chat answer, expiry, a client gone); tell whether
         this decision was the one that counted."""
         try:
@@ -195,15 +197,18 @@ class ApprovalDesk:
         except Exception:  # the database is unusable: the local answer still counts
             recorded = True
         if recorded:
-            self.deliver(approval_id, decision)
+            self.deliver(approval_id, decision, outcome)
         return recorded
 
-    def deliver(self, approval_id: str, decision: dict) -> bool:
-        """Give the CLI a recorded decision if the question is held here."""
+    def deliver(self, approval_id: str, decision: dict, outcome: str | None = None) -> bool:
+        """Give the CLI a recorded decision if the question is held here; count it by
+        `outcome` (expired, withdrawn), else as allowed or denied."""
         with self._lock:
             held = self._held.pop(approval_id, None)
         if held is None:
             return False
+        metrics.approval_settled(outcome or (
+            "allowed" if decision.get("behavior") == "allow" else "denied"))
         logger.info("permission request {} ({}): {}{}", approval_id, held.approval.tool_name,
                     decision.get("behavior"),
                     f" ({decision['message']})" if decision.get("message") else "")
@@ -218,7 +223,7 @@ class ApprovalDesk:
     def deny_all(self, process: LiveProcess, message: str, interrupt: bool = False) -> None:
         """Deny whatever a process waits on (its client left, the turn is being ended)."""
         for approval in self.waiting(process):
-            self.decide(approval.id, deny(message, interrupt))
+            self.decide(approval.id, deny(message, interrupt), outcome="withdrawn")
 
     def tick(self) -> None:
         """Deliver answers given on other workers; deny questions that timed out."""
@@ -233,6 +238,7 @@ class ApprovalDesk:
             if item.approval.expires_at <= now or not item.process.alive:
                 denial = deny(f"Nobody answered this permission request within "
                               f"{self.timeout:g} s, so it was denied.")
-                if not self.decide(item.approval.id, denial, status=EXPIRED):
-                    self.deliver(item.approval.id, denial)  # answered meanwhile: never hang
+                why = "expired" if item.approval.expires_at <= now else "withdrawn"
+                if not self.decide(item.approval.id, denial, status=EXPIRED, outcome=why):
+                    self.deliver(item.approval.id, denial, why)  # answered meanwhile: never hang
 

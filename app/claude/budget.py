@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from app import metrics
 from app.state import FileLock
 
 RUNNING, IDLE, WARM = "running", "idle", "warm"
@@ -196,6 +197,8 @@ class Ticket:
     def __init__(self, budget: Budget, path: Path):
         self._budget = budget
         self._path = path
+        self._since = time.monotonic()
+        self._waiting = True
 
     def wait(self, seconds: float) -> Slot | None:
         """Wait up to `seconds` for a slot; None if none came (the place is kept)."""
@@ -207,7 +210,7 @@ class Ticket:
             if ahead < budget.cap:
                 slot = budget.take_free() if ahead < budget.free() else None
                 if slot is not None:
-                    self.cancel()
+                    self._leave(served=True)
                     return slot
                 if ahead == 0:
                     budget.request_eviction()
@@ -218,7 +221,14 @@ class Ticket:
 
     def cancel(self) -> None:
         """Leave the queue; idempotent."""
+        self._leave(served=False)
+
+    def _leave(self, served: bool) -> None:
+        """Give up the place, counting the wait once (with or without a slot)."""
         self._path.unlink(missing_ok=True)
+        if self._waiting:
+            self._waiting = False
+            metrics.queue_left(time.monotonic() - self._since, served)
 
 
 def _end_orphan(previous: Holder | None) -> None:

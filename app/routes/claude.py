@@ -8,6 +8,7 @@ from app import requestlog, sse
 from app.auth import principal
 from app.bodies import load_json
 from app.chat.turn import Turn
+from app.chat_http import watch_events
 from app.claude import approvals
 from app.claude.command import check_session_id
 from app.claude.events import KeepAlive, error_result
@@ -62,12 +63,13 @@ def run():
                 caller=principal(), stream=body["stream"])
     requestlog.annotate(workspace=turn.workspace or "shared", session=turn.session_id,
                         live=turn.live)
+    watch_events(turn)
     if not body["stream"]:
         turn.client_gone = watcher(request.environ)
         result = collect_result(turn)
         requestlog.annotate(session=result.get("session_id"))
         return jsonify(result), result_status(result)
-    return sse.response(_stream(turn), turn.close)
+    return sse.response(_stream(turn, requestlog.first_output()), turn.close)
 
 
 @bp.post("/sessions/<session_id>/interrupt")
@@ -154,10 +156,12 @@ def answer_permission(request_id: str):
     return jsonify({"request_id": request_id, "behavior": body["behavior"]}), 200
 
 
-def _stream(turn: Turn):
+def _stream(turn: Turn, first_content=lambda: None):
     """Pass every CLI event through as one SSE `data:` event, ending with a result."""
     try:
         for event in turn.events():
+            if _is_content(event):
+                first_content()
             yield sse.KEEPALIVE_COMMENT if isinstance(event, KeepAlive) else sse.message(event.raw)
     except Exception as exc:  # the headers are sent: the failure must travel in-band
         logger.opt(exception=exc).error("stream failed")
@@ -166,3 +170,10 @@ def _stream(turn: Turn):
         yield sse.message(failed.raw)
 
 
+def _is_content(event) -> bool:
+    """Whether an event carries Claude's answer (a streamed delta, or a whole message)."""
+    if isinstance(event, KeepAlive):
+        return False
+    streamed = event.data.get("event") if event.type == "stream_event" else None
+    return event.type == "assistant" or (isinstance(streamed, dict)
+                                         and streamed.get("type") == "content_block_delta")

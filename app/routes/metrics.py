@@ -1,0 +1,28 @@
+"""`GET /metrics`: Prometheus text, every worker's samples added up; needs a key with the
+`metrics` scope unless METRICS_PUBLIC is on."""
+
+from flask import Blueprint, Response
+
+from app import metrics
+from app.gateway import current
+
+bp = Blueprint("metrics", __name__, url_prefix="/metrics")
+
+
+@bp.get("")
+def show():
+    """The gateway's metrics, for Prometheus to scrape.
+    ---
+    get:
+      responses:
+        200:
+          description: >-
+            Prometheus text exposition: requests, durations, time to first token, turns
+            by outcome, tokens and cost by key, queue waits, 429s, approvals, and the
+            host's processes now.
+          content:
+            text/plain:
+              schema: {type: string}
+    """
+    body, content_type = metrics.exposition(current().budget.counts)
+    return Response(body, content_type=content_type)
