@@ -9,6 +9,7 @@ metric is first used. Without the folder (Flask's test client) this process alon
 """
 
 import functools
+import glob
 import os
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from loguru import logger
 
 PREFIX = "claude_gateway_"
 PROCESS_STATES = ("running", "idle", "warm")
+MIN_SAMPLE_FILE_BYTES = 8  # a sample file's header: anything shorter is still being made
 # 429s by why they were refused, from the error's code
 REFUSALS = {"capacity_exceeded": "capacity", "rate_limit_exceeded": "rate_limit",
             "daily_budget_exceeded": "budget", "upstream_error": "upstream"}
@@ -136,14 +138,34 @@ def exposition(counts: Callable[[], dict]) -> tuple[bytes, str]:
     """Every metric as Prometheus text, and its content type: all workers' samples, and the
     host's processes as `counts()` (the budget's) reports them now."""
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-    from prometheus_client.multiprocess import MultiProcessCollector
     registry = CollectorRegistry()
     if folder() is not None:
-        MultiProcessCollector(registry)
+        registry.register(_Workers(folder()))
     else:
         registry.register(_Own(_get().registry))
     registry.register(_Processes(counts))
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class _Workers:
+    """Every worker's sample files added up, but for files a worker is still creating: a
+    scrape while one starts would otherwise fail on its empty file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def collect(self):
+        from prometheus_client.multiprocess import MultiProcessCollector
+        files = [f for f in glob.glob(os.path.join(self.path, "*.db"))
+                 if _readable(f)]
+        return MultiProcessCollector.merge(files, accumulate=True)
+
+
+def _readable(path: str) -> bool:
+    try:
+        return os.path.getsize(path) >= MIN_SAMPLE_FILE_BYTES
+    except OSError:
+        return False  # a dead worker's file, removed meanwhile
 
 
 class _Own:

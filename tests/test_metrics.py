@@ -6,6 +6,7 @@ import threading
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app import metrics
 from app.claude.approvals import ApprovalBook, ApprovalDesk, allow, deny
 from app.state import StateDB
 from tests.test_faults import wait_until
@@ -205,3 +206,16 @@ def test_approvals_count_by_outcome(keyed, tmp_path):
     assert len(process.sent) == 4
     for outcome in ("allowed", "denied", "expired", "withdrawn"):
         assert moved("claude_gateway_approvals_total", outcome=outcome) == 1, outcome
+
+
+def test_a_sample_file_a_worker_is_still_making_does_not_break_a_scrape(tmp_path):
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+    (tmp_path / "counter_1.db").write_bytes(b"")  # created, not yet sized
+    ready = MmapedDict(str(tmp_path / "counter_2.db"))
+    ready.write_value(mmap_key("claude_gateway_requests", "claude_gateway_requests_total",
+                               ["endpoint"], ["/x"], "old"), 3.0, 0.0)
+    ready.close()
+    samples = [sample for family in metrics._Workers(str(tmp_path)).collect()
+               for sample in family.samples]
+    assert [(s.name, s.labels, s.value) for s in samples] == [
+        ("claude_gateway_requests_total", {"endpoint": "/x"}, 3.0)]
