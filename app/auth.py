@@ -7,7 +7,7 @@ from flask import g
 from werkzeug.datastructures import Headers
 
 from app.errors import Unauthorized
-from app.keys import KeyStore, Principal, digest, operator_key
+from app.keys import KeyStore, Principal, operator_key
 
 
 def presented_key(headers: Headers) -> str | None:
@@ -41,8 +41,3 @@ def authenticate(headers: Headers, keys: tuple[str, ...], store: KeyStore) -> Pr
 def principal() -> Principal:
     """This request's caller (set by the app's key check)."""
     return g.get("principal") or operator_key(None)
-
-
-def owner_of(key: str | None) -> str:
-    """The hash that stands for an operator key in state (sessions, fingerprints)."""
-    return digest(key)

@@ -52,10 +52,6 @@ class Principal:
             return True
         return scope.startswith("workspace:") and "workspace:*" in self.scopes
 
-    @property
-    def limited(self) -> bool:
-        return any(v is not None for v in (self.rpm, self.daily_tokens, self.daily_usd))
-
 
 def operator_key(key: str | None) -> Principal:
     """A key from API_KEY / API_KEYS (or no key on a keyless loopback server): every scope."""
