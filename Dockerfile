@@ -28,12 +28,17 @@ RUN apt-get update \
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/gateway gateway
 
 WORKDIR /app
+# The README's install command, step by step: bubblewrap and socat (the turns' sandbox), then
+# dependencies before code, for the layer cache.
+COPY scripts ./scripts
+RUN apt-get update \
+    && scripts/install-system-packages \
+    && rm -rf /var/lib/apt/lists/*
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     npm_config_cache=/tmp/npm-cache \
     PYTHONUNBUFFERED=1
 
-# The README's install command, step by step, dependencies before code for the layer cache.
 COPY requirements.txt ./
 RUN python3 -m venv .venv && .venv/bin/pip install -r requirements.txt
 COPY package.json package-lock.json ./

@@ -7,16 +7,21 @@ from app.keys import Principal
 from app.usage import UsageLedger
 
 BLUEPRINT_SCOPES = {"claude": "chat", "chat": "chat", "messages": "chat", "responses": "chat",
-                    "models": "chat", "sessions": "sessions", "metrics": "metrics"}
+                    "models": "chat", "sessions": "sessions", "metrics": "metrics",
+                    "usage": None}
 ENDPOINT_SCOPES = {"claude.interrupt": "sessions", "claude.pending_permissions": "approvals",
                    "claude.answer_permission": "approvals"}
+UNDECLARED = "admin"  # a route nobody gave a scope: only the operator's keys reach it
 
 
 def required_scope(endpoint: str | None) -> str | None:
-    """The scope an endpoint needs (None: any key, e.g. for its own usage)."""
+    """The scope an endpoint needs (None: any key, e.g. for its own usage, or no route at all,
+    which answers 404). A route missing from the tables fails closed."""
+    if endpoint is None:
+        return None
     if endpoint in ENDPOINT_SCOPES:
         return ENDPOINT_SCOPES[endpoint]
-    return BLUEPRINT_SCOPES.get((endpoint or "").split(".")[0])
+    return BLUEPRINT_SCOPES.get(endpoint.split(".")[0], UNDECLARED)
 
 
 def admit(caller: Principal, endpoint: str | None, usage: UsageLedger) -> None:

@@ -1,5 +1,6 @@
 """What a running app holds besides Flask's config: settings, shared state and its processes."""
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,15 +19,22 @@ from app.claude.locate import find_cli
 from app.claude.pool import ProcessPool
 from app.claude.process import LiveProcess
 from app.claude.run import Limits, launch
-from app.keys import KeyStore
+from app.key_folders import KeyFolders
+from app.keys import KeyStore, Principal, operator_key
+from app.proxy.server import ApiProxy
+from app.proxy.upstream import Upstream, find_credential
+from app.sandbox.confiner import Confiner, SandboxPlan
+from app.sandbox.jail import ISOLATED
 from app.sessions import SessionStore
 from app.settings import Settings
-from app.state import StateDB
+from app.state import StateDB, StateUnavailable
 from app.usage import UsageLedger
 
 
 PRUNE_FIRST_SECONDS = 60.0
 PRUNE_EVERY_SECONDS = 3600.0
+# The gateway's own turns (warm processes before a key takes them, health checks).
+GATEWAY = Principal("gateway", "gateway", frozenset({"admin"}))
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,9 @@ class Gateway:
     desk: ApprovalDesk
     keys: KeyStore
     usage: UsageLedger
+    folders: KeyFolders
+    proxy: ApiProxy
+    confiner: Confiner
     on_turn_end: list[Callable[[TurnEnded], None]] = field(default_factory=list)
 
     @classmethod
@@ -54,15 +65,26 @@ class Gateway:
         budget = Budget(db.dir / "budget", settings.max_processes, settings.queue_max)
         inbox = InterruptBox(db.folder("interrupts"))
         holder: list[Gateway] = []
+        operator = operator_key(settings.keys[0] if settings.keys else None)
         pool = ProcessPool(budget, inbox, lambda spec, slot: holder[0].launch(spec, slot),
                            settings.warm_pool_size, settings.live_idle_ms / 1000,
-                           lambda: holder[0].default_spec(), InterruptBox(db.folder("handovers")),
+                           lambda: holder[0].default_spec(operator),
+                           InterruptBox(db.folder("handovers")),
                            InterruptBox(db.folder("forgotten")))
         desk = ApprovalDesk(ApprovalBook(db), settings.approval_timeout_ms / 1000)
         usage = UsageLedger(db)
-        gateway = cls(settings, db, SessionStore(db), ConversationStore(db), mcp_servers,
-                      budget, inbox, pool, desk, KeyStore(db), usage,
-                      [usage.record, metrics.turn_ended])
+        folders = KeyFolders(settings.state_dir, settings.workspace_base)
+        proxy = _proxy(settings, usage)
+        confiner = Confiner(SandboxPlan(settings.sandbox, settings.sandbox_network,
+                                        settings.sandbox_read_only, settings.sandbox_env), proxy)
+        keys = KeyStore(db)
+        try:
+            keys.any_active()  # seals the database if it holds keys: it must not go keyless
+        except StateUnavailable:
+            pass  # unreadable: every request that needs it answers 503 meanwhile
+        gateway = cls(settings, db, SessionStore(db, folders), ConversationStore(db),
+                      mcp_servers, budget, inbox, pool, desk, keys, usage, folders,
+                      proxy, confiner, [usage.record, metrics.turn_ended])
         holder.append(gateway)
         pool.chores += [db.ensure, desk.tick, _pruner(db, settings.state_retention_days)]
         pool.start()
@@ -76,23 +98,25 @@ class Gateway:
 
     def launch(self, spec: RunSpec, slot: Slot) -> LiveProcess:
         """Start a process for `spec` in `slot`; the slot is freed when the process is reaped."""
-        process = launch(find_cli(self.settings.claude_path), spec,
+        process = launch(find_cli(self.settings.claude_path), spec, self.confiner,
                          self.settings.kill_timeout_ms / 1000, on_stop=[slot.release])
         slot.mark(slot.state, process.pid)
         return process
 
-    def default_spec(self) -> RunSpec | None:
-        """The launch of a new conversation with no options, which the warm pool keeps ready."""
+    def default_spec(self, caller: Principal = GATEWAY) -> RunSpec | None:
+        """The launch of a new conversation with no options, which the warm pool keeps ready
+        (for the operator's key: a managed key's warm processes come from its own launches)."""
         from app.chat.turn_options import TurnOptions
         from app.policy import plan_turn
         try:
-            return plan_turn(self, TurnOptions()).spec
+            return plan_turn(self, TurnOptions(), caller).spec
         except Exception:  # an unusable workspace base: nothing worth warming
             return None
 
     def close(self) -> None:
-        """Stop this gateway's housekeeping and the processes it keeps."""
+        """Stop this gateway's housekeeping, the processes it keeps and its API proxy."""
         self.pool.close()
+        self.proxy.close()
 
 
 def _pruner(db: StateDB, retention_days: int):
@@ -107,6 +131,15 @@ def _pruner(db: StateDB, retention_days: int):
                 logger.info("forgot {} sessions and conversations unused for {} days", removed,
                             retention_days)
     return prune
+
+
+def _proxy(settings: Settings, usage: UsageLedger) -> ApiProxy:
+    """This worker's API proxy, on a socket of its own where sandboxes have no network."""
+    on_socket = settings.sandbox == "bwrap" and settings.sandbox_network == ISOLATED
+    proxy = ApiProxy(Upstream(os.environ.get("ANTHROPIC_BASE_URL")), find_credential(os.environ),
+                     usage, on_socket)
+    proxy.start()
+    return proxy
 
 
 def current() -> Gateway:

@@ -13,6 +13,7 @@ from app import mcp
 from app.claude.events import Event
 from app.claude.locate import find_cli
 from app.claude.run import ClaudeRun
+from app.gateway import GATEWAY
 
 CLI_CACHE_SECONDS = 30.0
 TURN_CACHE_SECONDS = 60.0
@@ -117,6 +118,7 @@ def _tiny_turn(gateway) -> dict:
         process = gateway.launch(replace(spec, persist_session=False, max_turns=1), slot)
     except Exception as exc:  # a CLI that cannot start is what this check reports
         return {"status": "fail", "detail": str(exc)}
+    process.api_pass.bind(GATEWAY)
     try:
         limits = replace(gateway.limits, total=TURN_TIMEOUT_SECONDS,
                          inactivity=TURN_TIMEOUT_SECONDS)

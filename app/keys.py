@@ -3,7 +3,8 @@
 Keys made with `flask keys create` live in STATE_DIR, stored as their SHA-256 (a key is
 32 random bytes, so a plain hash cannot be reversed), each with a name, scopes and
 limits. The operator's API_KEY / API_KEYS keep working as keys with every scope and no
-limits. A managed key's sessions belong to its name, so `keys rotate` keeps them.
+limits. A managed key's sessions, usage and folders belong to its id, made with the key:
+`keys rotate` keeps them, while a key made again under a revoked name starts afresh.
 """
 
 import hashlib
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 
 from app.state import StateDB
 
-SCOPES = ("chat", "workspace:<name>", "workspace:*", "skip-permissions", "approvals",
-          "sessions", "metrics", "admin")
-DEFAULT_SCOPES = ("chat", "workspace:*", "approvals", "sessions")
+SCOPES = ("chat", "workspace:<name>", "workspace:*", "tool:<name>", "tool:*",
+          "skip-permissions", "approvals", "sessions", "metrics", "admin")
+DEFAULT_SCOPES = ("chat", "tool:*", "approvals", "sessions")
 SHARED_WORKSPACE = "shared"  # the shared workspace's name in a `workspace:` scope
 KEY_PREFIX = "ccg-"
 KEY_BYTES = 32
@@ -50,7 +51,8 @@ class Principal:
         """Whether the key holds the scope (admin holds every one)."""
         if "admin" in self.scopes or scope in self.scopes:
             return True
-        return scope.startswith("workspace:") and "workspace:*" in self.scopes
+        kind, _, _ = scope.partition(":")
+        return kind in ("workspace", "tool") and f"{kind}:*" in self.scopes
 
 
 def operator_key(key: str | None) -> Principal:
@@ -62,8 +64,9 @@ def operator_key(key: str | None) -> Principal:
 def check_scopes(scopes: list[str]) -> tuple[str, ...]:
     """Scopes as given to `keys create`, checked against the known ones."""
     for scope in scopes:
-        known = scope in SCOPES or (scope.startswith("workspace:") and len(scope) > 10)
-        if not known or scope == "workspace:<name>":
+        kind, _, name = scope.partition(":")
+        known = scope in SCOPES or (kind in ("workspace", "tool") and _NAME.fullmatch(name))
+        if not known or scope in ("workspace:<name>", "tool:<name>"):
             raise ValueError(f"unknown scope {scope!r}: use {', '.join(SCOPES)}")
     return tuple(dict.fromkeys(scopes))
 
@@ -83,13 +86,14 @@ class KeyStore:
                              "'_' or '-'")
         key = new_key()
         try:
-            with self.db.connect() as db:  # a revoked name may be made again
+            with self.db.connect() as db:  # a revoked name may be made again, as a new key
                 db.execute("DELETE FROM api_keys WHERE name = ? AND revoked_at IS NOT NULL",
                            (name,))
                 db.execute("INSERT INTO api_keys (name, hash, scopes, rpm, daily_tokens, "
-                           "daily_usd, capture, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           (name, digest(key), json.dumps(check_scopes(list(scopes))), rpm,
-                            daily_tokens, daily_usd, int(capture), time.time()))
+                           "daily_usd, capture, created_at, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                           "?)", (name, digest(key), json.dumps(check_scopes(list(scopes))), rpm,
+                                  daily_tokens, daily_usd, int(capture), time.time(),
+                                  secrets.token_hex(16)))
         except sqlite3.IntegrityError:
             raise ValueError(f"an active key named {name!r} exists: rotate it, or revoke it "
                              "first") from None
@@ -121,10 +125,12 @@ class KeyStore:
             raise ValueError(f"no active key named {name!r}")
 
     def any_active(self) -> bool:
-        """Whether any managed key works (then every request needs a key)."""
+        """Whether any managed key works (then every request needs a key). Once one has been
+        seen, the database is sealed: should it go, requests fail rather than go keyless."""
         with self.db.connect() as db:
-            return db.execute("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1"
-                              ).fetchone() is not None
+            found = db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
+        self.db.sealed |= found
+        return found
 
     def rows(self) -> list[dict]:
         """Every key, revoked ones too, without its hash."""
@@ -138,10 +144,10 @@ class KeyStore:
     def find(self, key: str) -> Principal | None:
         """The active managed key a client presented, or None."""
         with self.db.connect() as db:
-            row = db.execute("SELECT name, scopes, rpm, daily_tokens, daily_usd, capture FROM "
-                             "api_keys WHERE hash = ? AND revoked_at IS NULL",
+            row = db.execute("SELECT name, scopes, rpm, daily_tokens, daily_usd, capture, id "
+                             "FROM api_keys WHERE hash = ? AND revoked_at IS NULL",
                              (digest(key),)).fetchone()
         if row is None:
             return None
-        return Principal(row[0], digest("key-name:" + row[0]), frozenset(json.loads(row[1])),
-                         row[2], row[3], row[4], bool(row[5]))
+        return Principal(row[0], row[6], frozenset(json.loads(row[1])), row[2], row[3], row[4],
+                         bool(row[5]))

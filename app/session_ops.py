@@ -12,6 +12,7 @@ process writes its session file again when it exits.
 """
 
 import uuid
+from pathlib import Path
 
 from app import session_list
 from app.claude import transcripts
@@ -38,17 +39,19 @@ def show(gateway: Gateway, owner: str, session_id: str) -> dict:
     """The session with the prompts and replies of its turns, read from the CLI's file (a
     fork that has not run yet shows its source's, up to where it forks)."""
     info = owned(gateway, owner, session_id)
-    _settle(gateway, info.id)
+    config = gateway.folders.config(owner)
+    _settle(gateway, info.id, config)
     start = gateway.sessions.pending_fork(info.id)
-    path, until = (transcripts.find(start[0]), start[1]) if start else \
-        (transcripts.find(info.id), None)
+    path, until = (transcripts.find(start[0], config), start[1]) if start else \
+        (transcripts.find(info.id, config), None)
     return {**info.public(), "turns_detail": transcripts.read_turns(path, until) if path else []}
 
 
 def fork(gateway: Gateway, owner: str, session_id: str) -> dict:
     """Record a new session that continues this one as it stands now, and return it."""
     info = owned(gateway, owner, session_id)
-    start = gateway.sessions.pending_fork(info.id) or (info.id, _newest_message(gateway, info.id))
+    start = gateway.sessions.pending_fork(info.id) or \
+        (info.id, _newest_message(gateway, info.id, gateway.folders.config(owner)))
     new_id = str(uuid.uuid4())
     gateway.sessions.add_fork(new_id, info.id, *start)
     return session_list.find(gateway.db, new_id, owner).public()
@@ -67,18 +70,18 @@ def delete(gateway: Gateway, owner: str, session_id: str) -> dict:
                            param=PARAM, code="session_has_forks")
         gateway.sessions.forget(info.id)
         gateway.pool.forget(info.id)  # here at once, in other workers within a tick
-        transcripts.delete(info.id)
+        transcripts.delete(info.id, gateway.folders.config(owner))
     finally:
         lock.release()
     return {"id": info.id, "object": "session", "deleted": True}
 
 
-def _newest_message(gateway: Gateway, session_id: str) -> str:
+def _newest_message(gateway: Gateway, session_id: str, config: Path) -> str:
     """Where a fork of the session goes on: its newest message, read while no turn runs."""
     lock = gateway.sessions.lock(session_id, 0)
     try:
-        _settle(gateway, session_id)
-        path = transcripts.find(session_id)
+        _settle(gateway, session_id, config)
+        path = transcripts.find(session_id, config)
         message = transcripts.last_message(path) if path else None
     finally:
         lock.release()
@@ -88,8 +91,8 @@ def _newest_message(gateway: Gateway, session_id: str) -> str:
     return message
 
 
-def _settle(gateway: Gateway, session_id: str) -> None:
+def _settle(gateway: Gateway, session_id: str, config: Path) -> None:
     """Wait (briefly) until the session's file holds the last turn a live process answered."""
     last = gateway.sessions.last_message_of(session_id)
     if last:
-        transcripts.wait_for_message(session_id, last, SETTLE_SECONDS)
+        transcripts.wait_for_message(session_id, last, SETTLE_SECONDS, config)

@@ -15,6 +15,7 @@ from pathlib import Path
 from app.claude import transcripts
 from app.claude.command import RunSpec
 from app.errors import Conflict
+from app.key_folders import KeyFolders
 from app.state import FileLock, StateDB
 
 TITLE_CHARS = 80
@@ -35,9 +36,14 @@ def title_of(content: list[dict]) -> str | None:
 class SessionStore:
     """Session id to workspace name ('' is the shared workspace), owner and turn count."""
 
-    def __init__(self, db: StateDB):
+    def __init__(self, db: StateDB, folders: KeyFolders):
         self.db = db
+        self.folders = folders
         self._locks = db.folder("locks")
+
+    def config_of(self, session_id: str) -> Path:
+        """The config folder where the CLI keeps the session: its owner's."""
+        return self.folders.config(self.owner_of(session_id) or "unowned")
 
     def workspace_of(self, session_id: str) -> str | None:
         """The workspace the session started in, or None if this server never saw it."""
@@ -106,7 +112,8 @@ class SessionStore:
         """Where a fork the sessions API made starts, (session, message), until its first turn
         has written the fork's own file; None for any other session."""
         row = self._row(session_id, "fork_of, fork_at")
-        if row is None or row[0] is None or transcripts.find(session_id) is not None:
+        if row is None or row[0] is None or \
+                transcripts.find(session_id, self.config_of(session_id)) is not None:
             return None
         return row[0], row[1]
 

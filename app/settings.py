@@ -19,6 +19,11 @@ PUBLIC_HOST = "0.0.0.0"
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?", re.I)
 
 
+# Names that hold secrets, which SANDBOX_ENV may not pass to turns (app/sandbox/environment.py).
+CREDENTIAL_NAME = re.compile(r".*(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL|AUTH|COOKIE|PRIVATE).*"
+                             r"|AWS_.*|GOOGLE_.*|AZURE_.*|DATABASE_URL|REDIS_URL|.*_DSN")
+
+
 class SettingsError(ValueError):
     """A setting has a value the server cannot run with."""
 
@@ -90,6 +95,30 @@ def _existing_file(text: str) -> Path | None:
     return path
 
 
+def _paths(text: str) -> tuple[Path, ...]:
+    paths = tuple(Path(part).expanduser().resolve() for part in text.split(":") if part.strip())
+    for path in paths:
+        if not path.is_dir():
+            raise ValueError(f"names {path}, which is not a folder")
+    return paths
+
+
+def _env_names(text: str) -> tuple[str, ...]:
+    names = _keys(text)
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"{name!r} is not an environment variable name")
+    return names
+
+
+def _tool_names(text: str) -> tuple[str, ...]:
+    names = _keys(text)
+    for name in names:
+        if name != "*" and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", name):
+            raise ValueError(f"{name!r} is not a tool name (Bash, Read, Write, ...)")
+    return names
+
+
 def _aliases(text: str) -> dict[str, str]:
     if not text.strip():
         return {}
@@ -123,6 +152,19 @@ SETTINGS = (
     Setting("MCP_CONFIG_PATH", "mcp_config_path", "", _existing_file,
             "the operator's MCP servers file"),
     Setting("CLAUDE_PATH", "claude_path", "", str, "the claude executable"),
+    Setting("CLAUDE_SETTINGS_PATH", "claude_settings_path", "", _existing_file,
+            "the operator's Claude Code settings file, given to every turn read-only"),
+    Setting("SANDBOX", "sandbox", "bwrap", _choice("bwrap", "off"),
+            "confine every claude process with bubblewrap (off: run turns unconfined)"),
+    Setting("SANDBOX_NETWORK", "sandbox_network", "isolated", _choice("isolated", "host"),
+            "isolated: turns reach only the Anthropic API, through the gateway; host: the "
+            "host's network too"),
+    Setting("SANDBOX_READ_ONLY_PATHS", "sandbox_read_only", "", _paths,
+            "extra host folders turns may read, colon-separated (tool chains, shared data)"),
+    Setting("SANDBOX_ENV", "sandbox_env", "", _env_names,
+            "extra environment variables passed to turns, comma-separated (never credentials)"),
+    Setting("CLIENT_ALLOWED_TOOLS", "client_allowed_tools", "*", _tool_names,
+            "the built-in tools clients may allow, comma-separated (*: all)"),
     Setting("CLAUDE_TOTAL_TIMEOUT_MS", "total_timeout_ms", "3600000", _positive_int,
             "longest a run may take"),
     Setting("CLAUDE_INACTIVITY_TIMEOUT_MS", "inactivity_timeout_ms", "300000", _positive_int,
@@ -186,6 +228,12 @@ class Settings:
     workspace_base: Path
     mcp_config_path: Path | None
     claude_path: str
+    claude_settings_path: Path | None
+    sandbox: str
+    sandbox_network: str
+    sandbox_read_only: tuple[Path, ...]
+    sandbox_env: tuple[str, ...]
+    client_allowed_tools: tuple[str, ...]
     total_timeout_ms: int
     inactivity_timeout_ms: int
     kill_timeout_ms: int
@@ -227,6 +275,10 @@ def load_settings(environ: Mapping[str, Any]) -> Settings:
         where = ("the platform (Heroku) set PORT, so the server would listen on 0.0.0.0"
                  if platform else f"HOST={settings.host!r} is not a loopback address")
         raise SettingsError(f"{where}: set API_KEY or API_KEYS before serving on a network")
+    credentials = [name for name in settings.sandbox_env if CREDENTIAL_NAME.fullmatch(name)]
+    if credentials:
+        raise SettingsError(f"SANDBOX_ENV names {', '.join(credentials)}: credentials never "
+                            "enter a turn (the gateway's API proxy adds Anthropic's)")
     if "*" in settings.cors_origins and not settings.keys:
         raise SettingsError("CORS_ORIGINS='*' lets any web page call the server: set API_KEY or "
                             "API_KEYS first")

@@ -7,6 +7,7 @@ kernel releases them when their holder dies, even by SIGKILL.
 """
 
 import fcntl
+import hashlib
 import os
 import sqlite3
 import time
@@ -51,6 +52,14 @@ CREATE TABLE IF NOT EXISTS usage (
     cost_usd REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (key, day)
 );
+CREATE TABLE IF NOT EXISTS spend_holds (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    usd REAL NOT NULL,
+    until REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spend_holds_by_key ON spend_holds (key);
 CREATE TABLE IF NOT EXISTS key_requests (
     key TEXT NOT NULL,
     at REAL NOT NULL
@@ -80,6 +89,10 @@ _ADDED_COLUMNS = (
     ("sessions", "fork_at", "TEXT"),  # and the message of that session it continues after
     ("conversations", "turns", "INTEGER NOT NULL DEFAULT 0"),
     ("conversations", "message", "TEXT"),
+    ("api_keys", "id", "TEXT"),  # the key's identity; older keys keep their name's old hash
+    ("usage", "calls", "INTEGER NOT NULL DEFAULT 0"),
+    ("usage", "largest_call_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ("usage", "largest_call_usd", "REAL NOT NULL DEFAULT 0"),
 )
 LOCK_POLL_SECONDS = 0.05
 
@@ -92,22 +105,25 @@ class StateUnavailable(ServiceUnavailable):
 class StateDB:
     """The gateway's small SQLite database, one short connection per call.
 
-    It heals: a database file that is not one is moved aside at start-up, and a
-    STATE_DIR removed while the server runs is made again, schema and folders, on
-    the next use.
+    It fails closed: a database that cannot be read is never replaced, so a server
+    with managed keys never comes up keyless; every request that needs it answers 503
+    until the operator repairs or removes it. A STATE_DIR removed while the server
+    runs is made again on the next use, unless it held managed keys (`sealed`): then
+    requests answer 503 until it is restored or the server is restarted.
     """
 
     def __init__(self, state_dir: Path):
         self.dir = state_dir
         self.path = state_dir / "gateway.sqlite3"
+        self.sealed = False  # managed keys were seen: a missing database is not a fresh start
         self._folders: list[str] = []
         try:
             self._create()
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError):
+            if isinstance(exc, sqlite3.OperationalError) and not self.path.exists():
                 raise
-            self._move_aside(exc)
-            self._create()
+            logger.error("{} is not a usable database ({}); requests that need it answer 503 "
+                         "until it is repaired, restored or removed", self.path, exc)
 
     def _create(self) -> None:
         """Make the folder, its subfolders and the schema (all idempotent)."""
@@ -121,17 +137,9 @@ class StateDB:
                 db.executescript(_SCHEMA)
                 for table, column, kind in _ADDED_COLUMNS:
                     _add_column(db, table, column, kind)
+                _give_old_keys_ids(db)
         finally:
             db.close()
-
-    def _move_aside(self, exc: Exception) -> None:
-        """Keep a damaged database for inspection and start with an empty one."""
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-        self.path.rename(aside)
-        for suffix in ("-wal", "-shm"):
-            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
-        logger.warning("{} is not a usable database ({}); moved it to {} and started a fresh "
-                       "one", self.path, exc, aside)
 
     def folder(self, name: str) -> Path:
         """A subfolder of STATE_DIR (locks, budget/slots, ...), made again if it goes."""
@@ -145,6 +153,10 @@ class StateDB:
         """Make STATE_DIR again if it was removed while the server runs (one stat if not)."""
         if self.path.exists():
             return
+        if self.sealed:
+            raise StateUnavailable("The state database (in the STATE_DIR setting's folder) was "
+                                   "removed while the server ran, with the keys it held: "
+                                   "restore it, or restart the server to begin afresh.")
         logger.warning("the state folder {} or its database was removed; making them again",
                        self.dir)
         try:
@@ -165,8 +177,27 @@ class StateDB:
         try:
             with db:
                 yield db
+        except sqlite3.IntegrityError:
+            raise  # a constraint the caller checks (a duplicate name), not a broken state
+        except sqlite3.DatabaseError as exc:  # read-only, full, corrupt: the state is unusable
+            raise StateUnavailable(f"The state folder (the STATE_DIR setting) is not usable: "
+                                   f"{exc}.") from None
         finally:
             db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction that holds the database from its first statement, for a
+        read-then-write that must not interleave with another worker's (limits, budgets)."""
+        with self.connect() as db:
+            db.isolation_level = None
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def prune(self, retention_days: int) -> int:
         """Forget sessions and conversations unused for `retention_days`; return how many."""
@@ -271,6 +302,13 @@ def _add_column(db: sqlite3.Connection, table: str, column: str, kind: str) -> N
     except sqlite3.OperationalError as exc:
         if "duplicate column" not in str(exc):
             raise
+
+
+def _give_old_keys_ids(db: sqlite3.Connection) -> None:
+    """Keys made before keys had ids take the identity their sessions were kept under."""
+    for (name,) in db.execute("SELECT name FROM api_keys WHERE id IS NULL").fetchall():
+        owner = hashlib.sha256(("key-name:" + name).encode()).hexdigest()
+        db.execute("UPDATE api_keys SET id = ? WHERE name = ?", (owner, name))
 
 
 def _same_file(fd: int, path: Path) -> bool:

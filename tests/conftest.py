@@ -31,6 +31,10 @@ def config(tmp_path) -> dict:
         "WARM_POOL_SIZE": "0",  # tests of the pool and live processes turn them on
         "LIVE_IDLE_MS": "0",
         "STARTUP_CHECK": "false",  # its own tests turn it on
+        # The fake CLI writes its records outside any workspace: it runs unconfined, with the
+        # same clean environment; the sandbox is tested with the real CLI.
+        "SANDBOX": "off",
+        "SANDBOX_ENV": "FAKE_CLAUDE_RECORD",
     }
 
 

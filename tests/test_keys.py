@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.key_commands import keys_group
+from app.proxy.prices import CallUsage
 from tests.test_live import record  # noqa: F401 (a fixture)
 
 OPERATOR = "operator-key-for-tests"
@@ -103,16 +104,24 @@ def test_sessions_scope_guards_the_sessions_api(client, keys):
     assert refused.status_code == 403 and "'sessions'" in refused.get_json()["error"]["message"]
 
 
-def test_workspace_scopes_name_the_workspaces_a_key_may_use(client, keys):
+def cwd_of(client, key: str, **fields) -> Path:
+    """The folder a key's turn runs in, as the fake CLI saw it."""
+    answer = turn(client, key, prompt="fake:argv", **fields)
+    assert answer.status_code == 200, answer.get_json()
+    return Path(json.loads(answer.get_json()["result"])["cwd"])
+
+
+def test_a_key_works_in_its_own_workspaces_unless_granted_shared_ones(client, keys, config):
+    base = Path(config["WORKSPACE_BASE_PATH"]).resolve()
     key = keys.create("docs-only", ["chat", "workspace:docs"])
-    assert turn(client, key, workspace="docs").status_code == 200
-    other = turn(client, key, workspace="billing")
-    assert other.status_code == 403 and other.get_json()["error"]["param"] == "workspace"
-    assert "workspace:billing" in other.get_json()["error"]["message"]
-    shared = turn(client, key)
-    assert shared.status_code == 403 and "workspace:shared" in shared.get_json()["error"]["message"]
+    assert cwd_of(client, key, workspace="docs") == base / "workspace" / "docs"
+    own = cwd_of(client, key, workspace="billing")
+    assert own.parent.parent.parent == base / "keys" and own.name == "billing"
+    assert cwd_of(client, key).parent == own.parent.parent  # its own default workspace
+    other = keys.create("other", ["chat"])
+    assert cwd_of(client, other, workspace="billing") != own  # nobody else's
     wide = keys.create("everywhere", ["chat", "workspace:*"])
-    assert turn(client, wide, workspace="billing").status_code == 200
+    assert cwd_of(client, wide, workspace="billing") == base / "workspace" / "billing"
 
 
 def test_skip_permissions_and_approvals_need_their_scopes(client, keys):
@@ -148,30 +157,24 @@ def test_requests_per_minute_answer_429_with_retry_after(client, keys):
     assert client.get("/v1/models", headers=bearer(other)).status_code == 200
 
 
-def test_a_daily_token_budget_reached_mid_day_gives_429_and_usage_shows_it(client, keys):
-    key = keys.create("budget", ["chat", "workspace:*"], daily_tokens=30)
-    assert turn(client, key).status_code == 200  # the fake CLI reports 14 in, 7 out
+def test_a_spent_daily_token_budget_gives_429_and_usage_shows_it(app, client, keys):
+    key = keys.create("budget", ["chat"], daily_tokens=30)
+    ledger, holder = app.extensions["gateway"].usage, keys.find(key)
+    assert turn(client, key).status_code == 200
+    ledger.settle(None, holder, "claude-sonnet-4-5", CallUsage(input_tokens=14, output_tokens=7))
     usage = client.get("/api/usage", headers=bearer(key)).get_json()
     assert usage["key"] == "budget" and usage["limits"]["daily_tokens"] == 30
     assert usage["today"] == {"turns": 1, "input_tokens": 14, "output_tokens": 7,
-                              "total_tokens": 21, "cost_usd": 0.0123}
+                              "total_tokens": 21, "cost_usd": 0.000147}
     assert usage["month"]["total_tokens"] == 21
     assert turn(client, key).status_code == 200  # 21 < 30: it may still start a turn
+    ledger.settle(None, holder, "claude-sonnet-4-5", CallUsage(input_tokens=9))
     spent = turn(client, key)
     assert spent.status_code == 429 and spent.get_json()["error"]["code"] == \
         "daily_budget_exceeded"
     assert 0 < int(spent.headers["Retry-After"]) <= 86401
     assert client.get("/api/usage", headers=bearer(key)).get_json()["today"]["turns"] == 2
     assert client.get("/v1/models", headers=bearer(key)).status_code == 200  # not a turn
-
-
-def test_a_dollar_budget_caps_the_cli_with_what_is_left(client, keys, record):
-    key = keys.create("dollars", ["chat", "workspace:*"], daily_usd=0.05)
-    turn(client, key)
-    turn(client, key)
-    caps = [next(a for a in entry["argv"] if a.startswith("--max-budget-usd="))
-            for entry in record("calls")]
-    assert caps == ["--max-budget-usd=0.0500", "--max-budget-usd=0.0377"]
 
 
 def test_rotation_keeps_the_key_s_sessions(client, keys):

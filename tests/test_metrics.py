@@ -7,6 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import metrics
+from app.proxy.prices import CallUsage
 from app.claude.approvals import ApprovalBook, ApprovalDesk, allow, deny
 from app.state import StateDB
 from tests.test_faults import wait_until
@@ -121,6 +122,9 @@ def test_429s_count_by_reason(keyed):
         with client.get("/v1/models", headers=hasty) as response:
             codes.append(response.status_code)
     assert chat(client, frugal)[0] == 200
+    gateway = keyed.extensions["gateway"]
+    spender = gateway.keys.find(frugal["Authorization"].split()[1])
+    gateway.usage.settle(None, spender, "claude-haiku-4-5", CallUsage(output_tokens=1))
     codes.append(chat(client, frugal)[0])  # its one token is spent
     assert codes == [200, 429, 429]
     assert moved("claude_gateway_too_many_requests_total", reason="rate_limit") == 1

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.claude import transcripts
+from app.keys import digest
 from tests.conftest import result_json
 from tests.test_faults import wait_until
 from tests.test_chat import answer_of, chat, session_of, user
@@ -35,8 +36,10 @@ def listing(client, headers=ALICE, query="") -> dict:
     return response.get_json()
 
 
-def session_file(session_id: str) -> Path | None:
-    return transcripts.find(session_id)
+def session_file(client, session_id: str, key: str = ALICE["x-api-key"]) -> Path | None:
+    """The CLI's file of a session, in the config folder of the key that owns it."""
+    folders = client.application.extensions["gateway"].folders
+    return transcripts.find(session_id, folders.config(digest(key)))
 
 
 def assert_error(response, status: int, param: str, code: str | None = None) -> None:
@@ -117,7 +120,7 @@ def test_a_fork_first_runs_on_its_source_then_on_its_own_file(client):
     fork = made.get_json()
     assert fork["id"] != source and fork["forked_from"] == source
     assert (fork["title"], fork["turns"], fork["total_cost_usd"]) == ("remember this", 1, 0)
-    last = json.loads(session_file(source).read_text().splitlines()[-1])["uuid"]
+    last = json.loads(session_file(client, source).read_text().splitlines()[-1])["uuid"]
     first = ask(client, "fake:argv", headers=ALICE, **{"session-id": fork["id"]})
     argv = result_json([first])["argv"]
     assert first["session_id"] == fork["id"]
@@ -142,11 +145,11 @@ def test_delete_forgets_the_session_its_conversations_and_its_file(client, confi
     chat = client.post("/v1/chat/completions", headers=ALICE, json={
         "model": "claude-code", "messages": [{"role": "user", "content": "hi"}]})
     session = chat.headers["X-Session-Id"]
-    assert session_file(session) is not None
+    assert session_file(client, session) is not None
     response = client.delete(f"{SESSIONS}/{session}", headers=ALICE)
     assert response.status_code == 200
     assert response.get_json() == {"id": session, "object": "session", "deleted": True}
-    assert session_file(session) is None
+    assert session_file(client, session) is None
     assert client.get(f"{SESSIONS}/{session}", headers=ALICE).status_code == 404
     assert listing(client)["data"] == []
     db = sqlite3.connect(Path(config["STATE_DIR"]) / "gateway.sqlite3")
@@ -227,7 +230,7 @@ REAL_FORMAT = [
 ]
 
 
-def test_turns_are_read_tolerantly_from_a_session_file(tmp_path):
+def test_turns_are_read_tolerantly_from_a_session_file(client, tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line)
                               for line in REAL_FORMAT) + "\n")

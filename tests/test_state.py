@@ -1,5 +1,7 @@
-"""State that heals: a removed STATE_DIR is made again, a corrupt database is moved aside,
-old rows and stale lock files are pruned."""
+"""State that heals where it safely can (a removed STATE_DIR of a keyless server is made
+again, old rows and stale lock files are pruned) and fails closed where it cannot: a server
+with managed keys never answers without a key because its database went missing, read-only
+or corrupt, before or after a restart."""
 
 import shutil
 import sqlite3
@@ -16,8 +18,8 @@ def remove(folder: str) -> None:
     shutil.rmtree(gone)
 
 
-def ask(client, **body):
-    return client.post("/api/claude", json={"stream": False, **body})
+def ask(client, headers=None, **body):
+    return client.post("/api/claude", json={"stream": False, **body}, headers=headers or {})
 
 
 def test_a_state_dir_removed_while_running_is_made_again(make_app, config):
@@ -46,14 +48,58 @@ def test_an_unusable_state_dir_is_503_and_health_says_degraded(make_app, config)
     assert health["status"] == "degraded" and health["checks"]["state"]["status"] == "warn"
 
 
-def test_a_corrupt_database_is_moved_aside_and_a_fresh_one_used(make_app, config):
+def keyed_server(make_app):
+    """A server with managed keys only, and one key's headers."""
+    app = make_app()
+    key = app.extensions["gateway"].keys.create("alice", ["chat"])
+    assert ask(app.test_client(), prompt="hi").status_code == 401
+    return app, {"Authorization": f"Bearer {key}"}
+
+
+def refused_without_a_key(client) -> bool:
+    """Every way in without a key is refused (401, or 503 while the key store is gone)."""
+    codes = {ask(client, prompt="hi").status_code,
+             client.get("/api/claude/sessions").status_code,
+             client.post("/v1/chat/completions", json={
+                 "model": "claude-code", "messages": [{"role": "user", "content": "hi"}]
+             }).status_code}
+    return codes <= {401, 503}
+
+
+def test_managed_keys_never_go_keyless_when_state_dir_is_removed(make_app, config):
+    app, alice = keyed_server(make_app)
+    client = app.test_client()
+    remove(config["STATE_DIR"])
+    assert refused_without_a_key(client)
+    gone = ask(client, prompt="hi", headers=alice)
+    assert gone.status_code == 503 and gone.get_json()["error"]["code"] == "state_unavailable"
+
+
+def test_managed_keys_hold_on_a_read_only_state_dir(make_app, config):
+    app, alice = keyed_server(make_app)
+    client = app.test_client()
     state = Path(config["STATE_DIR"])
-    state.mkdir()
-    (state / "gateway.sqlite3").write_bytes(b"\x00garbage, not a database" * 100)
-    client = make_app().test_client()
-    assert ask(client, prompt="hi").status_code == 200
-    (aside,) = state.glob("gateway.sqlite3.corrupt-*")
-    assert aside.read_bytes().startswith(b"\x00garbage")
+    state.chmod(0o500)
+    (state / "gateway.sqlite3").chmod(0o400)
+    try:
+        assert refused_without_a_key(client)
+    finally:
+        state.chmod(0o700)
+        (state / "gateway.sqlite3").chmod(0o600)
+
+
+def test_a_database_corrupted_while_running_or_before_a_restart_refuses(make_app, config):
+    app, alice = keyed_server(make_app)
+    database = Path(config["STATE_DIR"]) / "gateway.sqlite3"
+    for suffix in ("-wal", "-shm"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    database.write_bytes(b"\x00garbage, not a database" * 100)
+    assert refused_without_a_key(app.test_client())
+    restarted = make_app().test_client()
+    assert refused_without_a_key(restarted)
+    answer = ask(restarted, prompt="hi")
+    assert answer.status_code == 503 and answer.get_json()["error"]["code"] == "state_unavailable"
+    assert database.read_bytes().startswith(b"\x00garbage")  # kept for the operator
 
 
 def test_prune_forgets_old_rows_and_stale_lock_files_only(tmp_path):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 class TurnEnded:
     """A turn that ran in a process and is over."""
     key: str  # the caller's key name, never the key
+    owner: str  # the caller's identity, under which the ledger counts
     outcome: str  # the result's subtype (success, error_max_turns, ...), timeout, disconnected
     usage: dict = field(default_factory=dict)  # the CLI's result usage for the turn
     cost_usd: float = 0.0  # what this turn added (a live process reports running totals)

@@ -6,7 +6,7 @@ Every surface uses the same mapping and renders the error in its own shape.
 from app.errors import ApiError, BadGateway, GatewayTimeout, TooManyRequests, UpstreamRejected
 from app.usage import seconds_to_midnight
 
-BUDGET_SPENT = "error_max_budget_usd"  # the CLI's subtype once --max-budget-usd is reached
+BUDGET_REFUSED = 402  # the gateway's API proxy refused a call: the key's day is spent
 
 
 def was_interrupted(result: dict) -> bool:
@@ -27,10 +27,10 @@ def result_error(result: dict | None) -> ApiError | None:
         return GatewayTimeout(message)
     if subtype == "capacity_exceeded":
         return TooManyRequests(message)
-    if subtype == BUDGET_SPENT:  # the key's --max-budget-usd: what it had left today
+    status = result.get("api_error_status")
+    if status == BUDGET_REFUSED:
         return TooManyRequests(f"The key's daily budget ran out during this turn ({message}).",
                                code="daily_budget_exceeded", retry_after=seconds_to_midnight())
-    status = result.get("api_error_status")
     if isinstance(status, int) and 400 <= status < 500 and status not in (401, 403):
         return UpstreamRejected(status, message)
     return BadGateway(message, code=subtype if subtype != "success" else None)

@@ -77,8 +77,6 @@ class Turn:
         self._parked: Parked | None = None  # the session's turn that waited here for this request
         logger.debug("prompt for workspace {!r}: {!r}", self.workspace or "shared",
                      [block.get("text", "<image>")[:2000] for block in content])
-        if self.session_id:
-            self._check_owner(self.session_id)
         try:
             if self.session_id:
                 self._lock = self._hold_session(self.session_id)
@@ -101,19 +99,12 @@ class Turn:
         handovers.clear(session_id)
         return lock
 
-    def _check_owner(self, session_id: str) -> None:
-        """A session belongs to the key that started it: to any other it does not exist."""
-        if not self.gateway.sessions.claim(session_id, self.owner):
-            raise NotFound(f"Session {session_id} was not found.", param=self._param,
-                           code="session_not_found")
-
     # -- getting a process ------------------------------------------------------------------
 
     @property
     def _launch_spec(self):
-        """What the process is started with, less the session it resumes (or forks) and the
-        budget it had left (a live process keeps the cap it started with)."""
-        return replace(self.spec, resume=None, fork_at=None, max_budget_usd=None)
+        """What the process is started with, less the session it resumes (or forks)."""
+        return replace(self.spec, resume=None, fork_at=None)
 
     @property
     def turns(self) -> int:
@@ -147,8 +138,6 @@ class Turn:
         if self.session_id:
             turns = self.gateway.sessions.turns_of(self.session_id)
             return pool.take_idle(self.session_id, self._launch_spec, turns)
-        if self.spec.max_budget_usd is not None:
-            return None  # warm processes run with no cap
         return pool.take_warm(self._launch_spec)
 
     def _queue(self, stream: bool) -> Slot | None:
@@ -189,13 +178,16 @@ class Turn:
     def _wait_for_transcript(self, session_id: str) -> None:
         """A process that answered the last turn may not have written it yet: wait for it."""
         last = self.gateway.sessions.last_message_of(session_id)
-        if last and not transcripts.wait_for_message(session_id, last, TRANSCRIPT_WAIT_SECONDS):
+        config = self.gateway.folders.config(self.owner)
+        if last and not transcripts.wait_for_message(session_id, last, TRANSCRIPT_WAIT_SECONDS,
+                                                     config):
             logger.warning("session {}: its file lacks the last turn after {} s; resuming "
                            "anyway", session_id, TRANSCRIPT_WAIT_SECONDS)
 
     def _go_on(self, parked: Parked) -> None:
         """Continue a parked turn: the same CLI turn, now answered, read by this request."""
         self._kept, self.run, self.live = parked.kept, parked.run, True
+        parked.kept.process.api_pass.bind(self.caller)
         self._turns = parked.turns
         self.run.limits = self.limits
         # The process serves the functions it was started with, whatever this request sends.
@@ -205,6 +197,7 @@ class Turn:
     def _begin(self, kept: Kept, cold: bool) -> None:
         self._kept = kept
         self.live = not cold
+        kept.process.api_pass.bind(self.caller)  # its API calls spend this key's budget now
         self.run = ClaudeRun(kept.process, self._content, self.limits, self.session_id)
         self._attach()
         if self._interrupt_asked:
@@ -238,8 +231,7 @@ class Turn:
             return
         self.run.process.wait(self.limits.kill_grace)
         if UNKNOWN_SESSION in self.run.process.stderr_tail:
-            raise NotFound(f"Session {self.session_id} was not found in workspace "
-                           f"{self.workspace or 'shared'!r}.", param=self._param,
+            raise NotFound(f"Session {self.session_id} was not found.", param=self._param,
                            code="session_not_found")
 
     def _count_turn(self, session_id: str) -> None:
@@ -408,7 +400,7 @@ class Turn:
     def _tell_ended(self, run: ClaudeRun, cost: float, left: bool) -> None:
         """Tell the ledger (and metrics) what the turn used; their failures never end it."""
         result = run.result.data if run.result is not None else None
-        ended = TurnEnded(self.caller.name, outcome_of(result, run.timed_out, left),
+        ended = TurnEnded(self.caller.name, self.owner, outcome_of(result, run.timed_out, left),
                           (result or {}).get("usage") or {}, cost, self.live,
                           time.monotonic() - self._began)
         for listener in self.gateway.on_turn_end:

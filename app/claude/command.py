@@ -9,16 +9,18 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from app.claude import client_tools
 from app.claude.client_tools import ClientTool
 from app.errors import BadRequest
 
 # --strict-mcp-config: only the operator's MCP servers, never the login's or a project's.
-# --setting-sources=user: a workspace's own .claude/settings.json (which Claude's tools
-# can write) never changes permissions or adds hooks.
+# --setting-sources= (none): no settings file that Claude's tools can write (a workspace's
+# .claude/settings.json, the key's own config folder) changes permissions or adds hooks;
+# the operator's settings come with --settings, read-only.
 BASE_ARGS = ("-p", "--verbose", "--output-format=stream-json", "--input-format=stream-json",
-             "--include-partial-messages", "--strict-mcp-config", "--setting-sources=user")
+             "--include-partial-messages", "--strict-mcp-config", "--setting-sources=")
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 _TOOL_RULE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}(\([^\x00-\x1f()]{0,512}\))?")
 _MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\[\]-]{0,127}")
@@ -27,13 +29,16 @@ _MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\[\]-]{0,127}")
 @dataclass(frozen=True)
 class RunSpec:
     """A validated request for one CLI run; paths are resolved by the caller."""
-    cwd: Path
+    cwd: Path  # the workspace, on the host
+    home: Path | None = None  # the key's own home on the host; its .claude is the config folder
+    workspace_name: str = ""  # the client's name of the workspace ("" for the default one)
     resume: str | None = None
     system_prompt: str | None = None
     replace_system_prompt: bool = False
     allowed_tools: tuple[str, ...] = ()
     disallowed_tools: tuple[str, ...] = ()
     mcp_config: Path | None = None
+    settings_file: Path | None = None  # the operator's Claude Code settings (--settings)
     permission_mode: str | None = None
     skip_permissions: bool = False
     model: str | None = None
@@ -45,7 +50,7 @@ class RunSpec:
     fork_as: str | None = None  # fork the resumed session into this new session id (a UUID)
     approvals: bool = False  # ask the gateway (can_use_tool) where rules do not allow a tool
     client_tools: tuple[ClientTool, ...] = ()  # functions the client serves, via the gateway
-    max_budget_usd: float | None = None  # what the key may still spend today (--max-budget-usd)
+    tools: tuple[str, ...] | None = None  # the built-in tools that exist at all (None: every one)
 
 
 def check_tool_rules(rules, param: str) -> tuple[str, ...]:
@@ -74,9 +79,13 @@ def check_model(value: str, param: str = "model") -> str:
     return value
 
 
-def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list[str]:
-    """Translate a run spec into the CLI's argv; `prompt_file` holds the system prompt."""
+def build_argv(executable: str, spec: RunSpec, see: Callable[[Path | None], str | None],
+               prompt_file: Path | None) -> list[str]:
+    """Translate a run spec into the CLI's argv; `prompt_file` holds the system prompt, and
+    `see` says where the CLI finds a file of the host (inside its sandbox)."""
     argv = [executable, *BASE_ARGS]
+    if spec.settings_file is not None:
+        argv.append(f"--settings={see(spec.settings_file)}")
     if spec.resume:
         argv.append(f"--resume={spec.resume}")
         if spec.fork_at:
@@ -87,7 +96,7 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
             argv.append(f"--session-id={uuid.UUID(spec.fork_as)}")
     if prompt_file is not None:
         flag = "system-prompt-file" if spec.replace_system_prompt else "append-system-prompt-file"
-        argv.append(f"--{flag}={prompt_file}")
+        argv.append(f"--{flag}={see(prompt_file)}")
     allowed = [*spec.allowed_tools, *(client_tools.PREFIX + client_tools.check_name(t.name, "tools")
                                       for t in spec.client_tools)]
     if allowed:
@@ -95,7 +104,7 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
     if spec.disallowed_tools:
         argv.append("--disallowedTools=" + ",".join(spec.disallowed_tools))
     if spec.mcp_config is not None:
-        argv.append(f"--mcp-config={spec.mcp_config}")
+        argv.append(f"--mcp-config={see(spec.mcp_config)}")
     if spec.client_tools:
         argv.append(f"--mcp-config={client_tools.MCP_CONFIG}")  # a constant: no client text
     if spec.approvals:
@@ -109,8 +118,8 @@ def build_argv(executable: str, spec: RunSpec, prompt_file: Path | None) -> list
                                                   separators=(",", ":")))
     if not spec.persist_session:
         argv.append("--no-session-persistence")
-    if spec.max_budget_usd is not None:
-        argv.append(f"--max-budget-usd={max(float(spec.max_budget_usd), 0.0001):.4f}")
+    if spec.tools is not None:
+        argv.append("--tools=" + ",".join(spec.tools))
     for flag, value in (("--model", spec.model), ("--effort", spec.effort),
                         ("--max-turns", spec.max_turns)):
         if value is not None:

@@ -147,6 +147,8 @@ class ProcessPool:
             return
         kept.session_id, kept.turns = session_id, turns
         kept.expires = time.monotonic() + self.idle_seconds
+        if kept.process.api_pass is not None:
+            kept.process.api_pass.unbind()  # no turn runs on it: its calls are refused
         kept.slot.mark(IDLE)
         with self._lock:
             closed = self._closed.is_set()  # checked again: close() may have run meanwhile
@@ -199,7 +201,8 @@ class ProcessPool:
             kept = self._idle.pop(session_id, None)
         if kept is not None:
             kept.stop()
-            transcripts.delete(session_id)  # what it wrote as it exited
+            if kept.spec.home is not None:  # what it wrote as it exited
+                transcripts.delete(session_id, kept.spec.home / ".claude")
 
     def evict_one(self) -> bool:
         """Give up the oldest idle process, else a warm one; tell whether one was."""
@@ -295,12 +298,12 @@ class ProcessPool:
             self._failed(f"a warm claude process exited unused: {dead[0].process.stderr_tail}")
 
     def wanted(self) -> list[RunSpec]:
-        """Launch options worth a warm process: the default, then the most used recent ones."""
-        default = self._default_spec()
+        """Launch options worth a warm process: the most used recent ones, then the default
+        (the operator's key, with no options)."""
         with self._lock:
-            recent = list(self._recent)
-        ranked = [spec for spec, _ in Counter(recent).most_common() if spec != default]
-        return ([default] if default else []) + ranked[:max(0, self.warm_size - 1)]
+            recent = [spec for spec, _ in Counter(self._recent).most_common()]
+        default = self._default_spec()
+        return list(dict.fromkeys([*recent, *([default] if default else [])]))
 
     def _refill(self) -> None:
         """Start one missing warm process, only with a slot nobody waits for."""

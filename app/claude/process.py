@@ -40,11 +40,14 @@ class LiveProcess:
 
     def __init__(self, argv: list[str], cwd: str, env: dict[str, str], kill_grace: float,
                  on_stop: list[Callable[[], None]] | None = None,
-                 handlers: dict[str, ControlHandler] | None = None):
+                 handlers: dict[str, ControlHandler] | None = None,
+                 cli_pid: Callable[[int], int | None] | None = None):
         self.kill_grace = kill_grace
         self.handlers: dict[str, ControlHandler] = dict(handlers or {})  # by request subtype
         self.ended = False  # stdout reached EOF: nothing more will come
         self.tool_server = None  # the client's functions it serves, if any (set by launch)
+        self.api_pass = None  # its pass to the gateway's API proxy (set by launch)
+        self._cli_pid = cli_pid  # finds the CLI inside a sandbox, whose init must not get SIGINT
         self._on_stop = list(on_stop or ())
         self._events: queue.Queue = queue.Queue(maxsize=_EVENT_QUEUE_SIZE)
         self._stdin: queue.Queue = queue.Queue()
@@ -224,15 +227,20 @@ class LiveProcess:
             return False
 
     def terminate(self) -> None:
-        """Ask the whole group to end without waiting; `stop()` finishes the job.
+        """Ask the CLI to end without waiting; `stop()` finishes the job.
 
         SIGINT, not SIGTERM: on SIGINT the CLI ends the Bash commands it runs (in
         process groups of their own, which a signal to this group never reaches) and
-        writes its session file before exiting.
+        writes its session file before exiting. In a sandbox only the CLI gets it: the
+        sandbox's init would die of it at once, and every process inside with it.
         """
         if not self._stopping:
             self._stopping = True
-            _signal_group(self.pid, signal.SIGINT)
+            inside = self._cli_pid(self.pid) if self._cli_pid is not None else None
+            if inside is not None:
+                _signal_pid(inside, signal.SIGINT)
+            else:
+                _signal_group(self.pid, signal.SIGINT)
             self._wake_reader()
 
     def stop(self) -> None:
@@ -269,6 +277,13 @@ class LiveProcess:
 def _signal_group(pgid: int, signum: int) -> None:
     try:
         os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _signal_pid(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
     except (ProcessLookupError, PermissionError):
         pass
 

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 from loguru import logger
 
@@ -22,7 +22,6 @@ from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
 from app.claude.process import LiveProcess
 from app.errors import ServiceUnavailable
 
-SECRET_ENV = ("API_KEY", "API_KEYS")  # the gateway's own keys never reach Claude's tools
 
 
 @dataclass(frozen=True)
@@ -39,12 +38,28 @@ def user_message(content: list[dict]) -> dict:
     return {"type": "user", "message": {"role": "user", "content": content}}
 
 
-def child_env() -> dict[str, str]:
-    """The environment for the CLI: ours, less the gateway's secrets."""
-    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+@dataclass(frozen=True)
+class Command:
+    """How to start one CLI process: what the confinement made of its argv."""
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    api_pass: object = None  # what the process shows the gateway's API proxy
+    on_stop: tuple[Callable[[], None], ...] = ()
+    cli_pid: Callable[[int], int | None] | None = None  # the CLI's own pid, if not the child's
 
 
-def launch(executable: str | None, spec: RunSpec, kill_grace: float,
+class Confinement(Protocol):
+    """Where and how the CLI runs (app/sandbox): the paths it sees, its whole command."""
+
+    def executable(self, found: str) -> str: ...
+
+    def cli_path(self, host_path: Path | str) -> str: ...
+
+    def command(self, argv: list[str], spec: RunSpec, files: tuple[Path, ...]) -> Command: ...
+
+
+def launch(executable: str | None, spec: RunSpec, confinement: Confinement, kill_grace: float,
            on_stop: list[Callable[[], None]]) -> LiveProcess:
     """Start a process for `spec` that waits for its first message; 503 if it cannot start."""
     if executable is None:
@@ -52,18 +67,30 @@ def launch(executable: str | None, spec: RunSpec, kill_grace: float,
                                  "CLAUDE_PATH.")
     prompt_file = _write_temp(spec.system_prompt) if spec.system_prompt else None
     cleanup = [lambda: prompt_file.unlink(missing_ok=True)] if prompt_file else []
+    files = tuple(path for path in (prompt_file, spec.mcp_config, spec.settings_file)
+                  if path is not None)
     tools = ClientToolServer(spec.client_tools) if spec.client_tools else None
     try:
-        process = LiveProcess(build_argv(executable, spec, prompt_file), str(spec.cwd),
-                              child_env(), kill_grace, on_stop=[*on_stop, *cleanup],
-                              handlers={"mcp_message": tools.handle} if tools else None)
-    except OSError as exc:
+        argv = build_argv(confinement.executable(executable), spec, confinement.cli_path,
+                          prompt_file)
+        command = confinement.command(argv, spec, files)
+    except BaseException:
         for callback in [*on_stop, *cleanup]:
+            callback()
+        raise
+    try:
+        process = LiveProcess(command.argv, command.cwd, command.env, kill_grace,
+                              on_stop=[*on_stop, *cleanup, *command.on_stop],
+                              handlers={"mcp_message": tools.handle} if tools else None,
+                              cli_pid=command.cli_pid)
+    except OSError as exc:
+        for callback in [*on_stop, *cleanup, *command.on_stop]:
             callback()
         raise ServiceUnavailable(f"The Claude Code CLI could not be started: {exc}") from None
     if tools is not None:
         tools.reply = process.reply
     process.tool_server = tools
+    process.api_pass = command.api_pass
     return process
 
 
@@ -197,12 +224,14 @@ class ClaudeRun:
 
 
 def _exit_text(returncode: int | None) -> str:
-    """How the process ended, in words: an exit code or the signal that killed it."""
-    if returncode is not None and returncode < 0:
+    """How the process ended, in words: an exit code or the signal that killed it (a sandbox
+    reports its CLI's death by signal N as exit code 128 + N, as shells do)."""
+    if returncode is not None and (returncode < 0 or 128 < returncode < 160):
+        number = -returncode if returncode < 0 else returncode - 128
         try:
-            return f"was killed by {signal.Signals(-returncode).name}"
+            return f"was killed by {signal.Signals(number).name}"
         except ValueError:
-            return f"was killed by signal {-returncode}"
+            return f"was killed by signal {number}"
     return f"exited with code {returncode}"
 
 

@@ -25,26 +25,19 @@ INTERRUPT_NOTICE = "[Request interrupted by user"  # the CLI's user line after a
 SYNTHETIC_MODEL = "<synthetic>"  # assistant lines the CLI makes up itself
 
 
-def config_dir(environ=os.environ) -> Path:
-    """Where the CLI keeps its state: CLAUDE_CONFIG_DIR, else ~/.claude."""
-    configured = environ.get("CLAUDE_CONFIG_DIR")
-    return Path(configured) if configured else Path(environ.get("HOME", "~")).expanduser() \
-        / ".claude"
+def find(session_id: str, base: Path) -> Path | None:
+    """The session's file under a config folder (a key's own), in whichever project folder
+    the CLI put it."""
+    return next(iter((base / "projects").glob(f"*/{session_id}.jsonl")), None)
 
 
-def find(session_id: str, base: Path | None = None) -> Path | None:
-    """The session's file, in whichever project folder the CLI put it."""
-    projects = (base or config_dir()) / "projects"
-    return next(iter(projects.glob(f"*/{session_id}.jsonl")), None)
-
-
-def wait_for_message(session_id: str, message_uuid: str, seconds: float) -> bool:
+def wait_for_message(session_id: str, message_uuid: str, seconds: float, base: Path) -> bool:
     """Wait until the session's file holds the message; tell whether it came in time."""
     deadline = time.monotonic() + seconds
     needle = f'"uuid":"{message_uuid}"'.encode()
     path = None
     while True:
-        path = path or find(session_id)
+        path = path or find(session_id, base)
         if path is not None and needle in _tail(path):
             return True
         if time.monotonic() >= deadline:
@@ -61,10 +54,9 @@ def _tail(path: Path) -> bytes:
         return b""
 
 
-def delete(session_id: str, base: Path | None = None) -> None:
+def delete(session_id: str, base: Path) -> None:
     """Remove the session's file and the folders the CLI keeps beside it (tool output,
     its shell environment); `session_id` must be a checked UUID."""
-    base = base or config_dir()
     for path in (base / "projects").glob(f"*/{session_id}.jsonl"):
         path.unlink(missing_ok=True)
     for folder in [*(base / "projects").glob(f"*/{session_id}"), base / "session-env" / session_id]:

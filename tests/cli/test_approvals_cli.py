@@ -7,6 +7,7 @@ import requests
 
 from tests.cli.test_live_cli import AUTH, KEY, serve_worker_class, start_server
 from tests.support.anthropic_standin import Text, ToolUse
+from tests.support.sandbox_paths import inside
 from tests.support.server import GatewayServer
 
 OTHER_KEY = "another-test-key"
@@ -48,13 +49,14 @@ def answer(server, request_id: str, key: str = KEY, **decision) -> requests.Resp
 
 
 def write_turn(standin, path, content="from claude") -> dict:
-    standin.script(ToolUse("Write", {"file_path": str(path), "content": content}),
+    standin.script(ToolUse("Write", {"file_path": inside(path, path.parents[2]),
+                                     "content": content}),
                    Text("Finished."))
     return {"prompt": "write the file", "workspace": "approve", "approvals": True}
 
 
 def workspace(server):
-    path = server.workdir / "ws" / "approve"
+    path = server.workdir / "ws" / "workspace" / "approve"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -71,7 +73,7 @@ def test_allowed_write_runs_and_the_question_is_in_the_stream(server, standin):
 
     events = stream_turn(server, write_turn(standin, target), allow)
     assert [e["tool_name"] for e in seen] == ["Write"]
-    assert seen[0]["input"]["file_path"] == str(target)
+    assert seen[0]["input"]["file_path"] == "/workspace/approve/allowed.txt"
     assert seen[0]["session_id"] == events[-1]["session_id"]
     assert target.read_text() == "from claude"
     assert events[-1]["type"] == "result" and events[-1]["result"] == "Finished."

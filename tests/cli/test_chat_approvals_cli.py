@@ -4,6 +4,7 @@ import pytest
 
 from tests.cli.test_live_cli import openai_sdk, serve_worker_class
 from tests.support.anthropic_standin import Text, ToolUse
+from tests.support.sandbox_paths import inside
 
 
 @pytest.fixture(scope="module", params=["gthread", "gevent"])
@@ -43,11 +44,12 @@ class Chat:
 
 
 def write(standin, path, then: str):
-    standin.script(ToolUse("Write", {"file_path": str(path), "content": path.name}), Text(then))
+    standin.script(ToolUse("Write", {"file_path": inside(path, path.parents[2]),
+                                     "content": path.name}), Text(then))
 
 
 def folder(server, name):
-    path = server.workdir / "ws" / name
+    path = server.workdir / "ws" / "workspace" / name
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -37,7 +37,7 @@ def test_an_unreachable_api_is_a_problem_with_its_fix(standin, tmp_path):
     assert done.returncode == 1
     [turn] = [line for line in done.stdout.splitlines() if " claude turn: " in line]
     assert turn.startswith("problem  claude turn: a test turn failed: ")
-    assert "Unable to connect to API" in turn
+    assert "cannot reach the Anthropic API" in turn
     assert turn.endswith("-- fix: log the CLI in as the server's user (run `claude` once, or set "
                          "ANTHROPIC_API_KEY) and check that this machine reaches the API "
                          "(ANTHROPIC_BASE_URL, proxy)")

@@ -46,6 +46,6 @@ def test_deep_health_is_degraded_with_the_clis_message_when_the_api_is_unreachab
         assert report["status"] == "degraded"
         check = report["checks"]["claude"]
         assert check["status"] == "warn" and "a test turn failed" in check["detail"]
-        assert "Unable to connect to API" in check["detail"]
+        assert "cannot reach the Anthropic API" in check["detail"]
     finally:
         server.stop()

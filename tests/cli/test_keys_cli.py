@@ -1,5 +1,6 @@
 """Managed keys end to end: made with `flask keys`, used by the openai SDK through two
-gunicorn workers and the real CLI; a dollar budget caps the CLI itself."""
+gunicorn workers and the real CLI; a dollar budget holds per API call, at the gateway's
+proxy."""
 
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import pytest
 import requests
 from openai import OpenAI
 
-from tests.support.anthropic_standin import Text
+from tests.support.anthropic_standin import Text, ToolUse
 
 FLASK = [sys.executable, "-m", "flask", "--app", "app", "keys"]
 
@@ -54,16 +55,16 @@ def test_requests_per_minute_are_counted_across_workers(gateway):
     assert int(answers[-1].headers["Retry-After"]) >= 1
 
 
-def test_a_dollar_budget_stops_the_cli_and_then_the_key(gateway, standin):
-    key = keys_command(gateway, "create", "frugal", "--daily-usd", "0.0001").stdout.strip()
-    standin.script(Text("This costs more than the key has"))
+def test_a_dollar_budget_is_charged_per_call_and_stops_the_key(gateway, standin):
+    key = keys_command(gateway, "create", "frugal", "--daily-usd", "0.000001").stdout.strip()
+    standin.script(ToolUse("Bash", {"command": "echo one"}), Text("never reached"))
     with sdk(gateway, key) as client:
         with pytest.raises(openai.RateLimitError, match="daily budget ran out"):
-            ask(client)
+            ask(client, "Run it")  # its second call is refused
+        assert len(standin.requests) == 1
         usage = requests.get(gateway.url + "/api/usage", timeout=30,
                              headers={"Authorization": f"Bearer {key}"}).json()
-        assert usage["today"]["turns"] == 1 and usage["today"]["cost_usd"] > 0.0001
-        calls = len(standin.requests)
-        with pytest.raises(openai.RateLimitError, match="has spent its \\$0.0001"):
+        assert usage["today"]["turns"] == 1 and usage["today"]["cost_usd"] > 0.000001
+        with pytest.raises(openai.RateLimitError, match="has spent its \\$1e-06"):
             ask(client)
-    assert len(standin.requests) == calls  # refused before any process ran
+    assert len(standin.requests) == 1  # refused before any process ran

@@ -7,6 +7,7 @@ import requests
 
 from tests.cli.test_live_cli import AUTH, KEY, serve_worker_class
 from tests.cli.test_functions_cli import results_claude_got
+from tests.support.sandbox_paths import inside
 from tests.support.anthropic_standin import ApiError, Text, ToolUse, _texts
 
 PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"
@@ -59,7 +60,7 @@ def test_create_answers_with_one_message_and_real_usage(client, standin):
 
 def test_stream_gives_the_sdk_one_message_across_the_cli_s_tool_calls(client, standin, server):
     target = server.workdir / "ws" / "shared_workspace" / "streamed.txt"
-    standin.script([Text("Writing it."), ToolUse("Write", {"file_path": str(target),
+    standin.script([Text("Writing it."), ToolUse("Write", {"file_path": inside(target, target.parents[1]),
                                                             "content": "hi"})],
                    Text("Done: written."))
     with client.messages.stream(model="claude-code", max_tokens=1024, messages=[user(

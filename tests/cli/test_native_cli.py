@@ -3,6 +3,7 @@
 import requests
 
 from tests.conftest import sse_events
+from tests.support.sandbox_paths import inside
 from tests.support.anthropic_standin import ApiError, Text, ToolUse
 
 AUTH = {"Authorization": "Bearer gateway-test-key"}
@@ -32,7 +33,7 @@ def test_text_reply_streams_token_deltas_and_ends_in_result(gateway, standin):
 
 def test_write_tool_creates_the_file_in_the_named_workspace(gateway, standin, ws):
     target = ws / "workspace" / "demo" / "hello.py"
-    standin.script([Text("Writing it."), ToolUse("Write", {"file_path": str(target),
+    standin.script([Text("Writing it."), ToolUse("Write", {"file_path": inside(target, ws),
                                                            "content": "print('hi')\n"})],
                    Text("Created hello.py"))
     events = ask(gateway, prompt="Create hello.py that prints hi", workspace="demo",
@@ -46,7 +47,8 @@ def test_write_tool_creates_the_file_in_the_named_workspace(gateway, standin, ws
 
 def test_tool_not_allowed_is_denied_and_reported(gateway, standin, ws):
     target = ws / "workspace" / "locked" / "nope.txt"
-    standin.script(ToolUse("Write", {"file_path": str(target), "content": "x"}), Text("Denied."))
+    standin.script(ToolUse("Write", {"file_path": inside(target, ws), "content": "x"}),
+                   Text("Denied."))
     events = ask(gateway, prompt="Write a file", workspace="locked")
     assert not target.exists()
     assert events[-1]["permission_denials"][0]["tool_name"] == "Write"

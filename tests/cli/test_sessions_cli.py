@@ -9,6 +9,7 @@ import requests
 from app.claude import transcripts
 from tests.cli.test_live_cli import KEY, conversation, serve_worker_class, served_by
 from tests.conftest import sse_events
+from tests.support.sandbox_paths import config_folder
 from tests.support.anthropic_standin import Text, ToolUse
 from tests.test_faults import wait_until
 
@@ -44,9 +45,9 @@ def call(server, method: str, path: str, key: str, status: int = 200) -> dict:
     return response.json()
 
 
-def session_file(server, session_id: str):
-    """Where the CLI keeps the session, under the server's CLAUDE_CONFIG_DIR."""
-    return transcripts.find(session_id, Path(server.env["CLAUDE_CONFIG_DIR"]))
+def session_file(server, session_id: str, key: str):
+    """Where the CLI keeps the session: in the config folder of the key that owns it."""
+    return transcripts.find(session_id, config_folder(Path(server.env["STATE_DIR"]), key))
 
 
 def texts_sent(standin) -> list[str]:
@@ -86,7 +87,7 @@ def test_show_reads_the_turns_from_the_cli_file(server, standin):
         ("Anything else?", "Nothing else."),
     ]
     assert all(isinstance(t["created_at"], int) for t in shown["turns_detail"])
-    assert session_file(server, session) is not None
+    assert session_file(server, session, key) is not None
 
 
 def test_a_fork_sees_the_earlier_turns_and_the_original_never_sees_the_forks(server, standin):
@@ -124,19 +125,19 @@ def test_delete_forgets_the_session_stops_its_process_and_removes_its_file(serve
     key = "sessions-delete-key"
     standin.script(Text("Noted"))
     session = ask(server, key, "Remember pineapple")[0][-1]["session_id"]
-    assert wait_until(lambda: session_file(server, session) is not None, seconds=5)
+    assert wait_until(lambda: session_file(server, session, key) is not None, seconds=5)
     idle = requests.get(server.url + "/health").json()["processes"]["idle"]
     assert call(server, "DELETE", f"/{session}", key) == {
         "id": session, "object": "session", "deleted": True}
     assert requests.get(server.url + "/health").json()["processes"]["idle"] == idle - 1
-    assert session_file(server, session) is None
+    assert session_file(server, session, key) is None
     assert session not in [s["id"] for s in call(server, "GET", "", key)["data"]]
     call(server, "GET", f"/{session}", key, 404)
     resumed = requests.post(server.url + "/api/claude", headers=auth(key), timeout=60,
                             json={"prompt": "Still there?", "session-id": session})
     assert resumed.status_code == 404
     assert resumed.json()["error"]["code"] == "session_not_found"
-    assert session_file(server, session) is None
+    assert session_file(server, session, key) is None
 
 
 def test_another_key_gets_404_on_every_route(server, standin):
