@@ -45,6 +45,7 @@ class Confiner:
         self.proxy = proxy
         self.server_env = server_env
         self._problem: list[str | None] = []  # the probe's verdict, once made
+        self._cli = ""  # the CLI on the host, as `executable` last found it
         self._probe_lock = threading.Lock()
 
     @property
@@ -67,8 +68,11 @@ class Confiner:
         return f"{FILES}/{Path(host_path).name}"
 
     def executable(self, found: str) -> str:
-        """The CLI as the sandbox shows it: its real path (a symlink's folder is not there)."""
-        return str(Path(found).resolve()) if self.confined else found
+        """The CLI as the sandbox shows it (remembering where it is on the host)."""
+        if not self.confined:
+            return found
+        self._cli = found
+        return jail.inside_cli(found)
 
     def command(self, argv: list[str], spec: RunSpec, files: tuple[Path, ...]) -> Command:
         """The process to start for `argv`: confined with its files and a fresh pass."""
@@ -87,7 +91,7 @@ class Confiner:
                               jail.inside_api_url(self.plan.network, self.proxy.port),
                               issued.token)
         cell = jail.Cell(spec.cwd, home, spec.workspace_name)
-        read_only = (*jail.cli_folders(argv[0]), *self.plan.read_only)
+        read_only = {**jail.cli_binds(self._cli), **{str(p): p for p in self.plan.read_only}}
         wrapped = jail.bwrap_argv(shutil.which("bwrap") or "bwrap", cell, read_only,
                                   self.plan.network, self.proxy.socket_path, argv,
                                   {self.cli_path(path): path for path in files})
@@ -105,7 +109,7 @@ def _probe(network: str) -> str | None:
         return ("socat is not installed in /usr/bin, which SANDBOX_NETWORK=isolated needs "
                 "(apt-get install socat); or set SANDBOX_NETWORK=host")
     with tempfile.TemporaryDirectory(prefix="ccg-probe-") as empty:
-        argv = jail.bwrap_argv(bwrap, jail.Cell(Path(empty), Path(empty)), (), network, None,
+        argv = jail.bwrap_argv(bwrap, jail.Cell(Path(empty), Path(empty)), {}, network, None,
                                ["/bin/true"], {})
         try:
             done = subprocess.run(argv, capture_output=True, timeout=PROBE_SECONDS,

@@ -17,6 +17,7 @@ from typing import Mapping
 
 HOME = "/home/claude"
 WORKSPACE = "/workspace"
+CLI_FOLDER = "/opt/claude-code"  # the CLI's own folder, wherever it is on the host
 API_SOCKET = "/run/gateway/api.sock"
 BRIDGE_PORT = 8765  # inside an isolated sandbox's own loopback: nothing else listens there
 # The parts of /etc that programs need to run, resolve names and check certificates;
@@ -42,7 +43,7 @@ class Cell:
         return f"{WORKSPACE}/{self.workspace_name}" if self.workspace_name else WORKSPACE
 
 
-def bwrap_argv(bwrap: str, cell: Cell, read_only: tuple[Path, ...], network: str,
+def bwrap_argv(bwrap: str, cell: Cell, read_only: Mapping[str, Path], network: str,
                api_socket: Path | None, command: list[str],
                files: Mapping[str, Path]) -> list[str]:
     """The full command line: bwrap, its options, then `command` (the CLI and its argv).
@@ -64,8 +65,8 @@ def bwrap_argv(bwrap: str, cell: Cell, read_only: tuple[Path, ...], network: str
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
     for inside, host in files.items():  # the system prompt and MCP files named on its argv
         argv += ["--ro-bind", str(host), inside]
-    for path in read_only:
-        argv += ["--ro-bind", str(path), str(path)]
+    for inside, host in read_only.items():
+        argv += ["--ro-bind", str(host), inside]
     argv += ["--bind", str(cell.home), HOME, "--bind", str(cell.workspace), cell.inside_cwd,
              "--chdir", cell.inside_cwd]
     if api_socket is not None and network == ISOLATED:
@@ -111,15 +112,22 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def cli_folders(executable: str) -> tuple[Path, ...]:
-    """What must be visible for the CLI to run: the folder of the resolved executable, and
-    the prefix of a script's interpreter when it lies outside /usr (nvm's node, pyenv)."""
+def inside_cli(executable: str) -> str:
+    """Where the sandbox shows the CLI: its real file, in a folder that names no host path."""
+    return f"{CLI_FOLDER}/{Path(executable).resolve().name}"
+
+
+def cli_binds(executable: str) -> dict[str, Path]:
+    """What must be visible for the CLI to run, inside path to host folder: the folder of the
+    resolved executable, and the prefix of a script's interpreter when it lies outside /usr
+    (nvm's node), where it was installed (interpreters find their libraries from there)."""
     real = Path(executable).resolve()
-    folders = [real.parent]
+    binds = {CLI_FOLDER: real.parent}
     interpreter = _interpreter(real)
     if interpreter is not None and not str(interpreter).startswith("/usr/"):
-        folders.append(interpreter.parent.parent)
-    return tuple(folders)
+        prefix = interpreter.parent.parent
+        binds[str(prefix)] = prefix
+    return binds
 
 
 def _interpreter(script: Path) -> Path | None:

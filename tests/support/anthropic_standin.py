@@ -78,6 +78,7 @@ class AnthropicStandIn:
         self.delta_delay = delta_delay  # seconds between SSE events, for tests that need a slow stream
         self.requests: list[dict] = []  # agent-loop request bodies, in order
         self.all_requests: list[tuple[str, str, object]] = []  # (method, path, body) of every request
+        self.headers: list[dict[str, str]] = []  # each request's headers, names lowercased
         self._queue: list = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -118,6 +119,7 @@ class AnthropicStandIn:
             self._queue.clear()
             self.requests.clear()
             self.all_requests.clear()
+            self.headers.clear()
             self.default_reply = Text("ok")
 
     def last_user_text(self) -> str:
@@ -228,6 +230,13 @@ def _handler_for(standin: AnthropicStandIn):
 
         def _not_found(self) -> None:
             self._send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"no route {self.path}"}})
+
+        def parse_request(self):
+            parsed = super().parse_request()
+            if parsed:
+                with standin._lock:
+                    standin.headers.append({k.lower(): v for k, v in self.headers.items()})
+            return parsed
 
         def do_HEAD(self):  # the CLI probes HEAD / before its first call
             standin._record("HEAD", self.path, None)
