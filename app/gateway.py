@@ -22,6 +22,7 @@ from app.claude.run import Limits, launch
 from app.key_folders import KeyFolders
 from app.keys import KeyStore, Principal, operator_key
 from app.proxy.server import ApiProxy
+from app.retention import prune_files
 from app.proxy.upstream import Upstream, find_credential
 from app.sandbox.confiner import Confiner, SandboxPlan
 from app.sandbox.jail import ISOLATED
@@ -86,7 +87,8 @@ class Gateway:
                       mcp_servers, budget, inbox, pool, desk, keys, usage, folders,
                       proxy, confiner, [usage.record, metrics.turn_ended])
         holder.append(gateway)
-        pool.chores += [db.ensure, desk.tick, _pruner(db, settings.state_retention_days)]
+        pool.chores += [db.ensure, desk.tick,
+                        _pruner(db, folders, settings.state_retention_days)]
         pool.start()
         return gateway
 
@@ -119,7 +121,7 @@ class Gateway:
         self.proxy.close()
 
 
-def _pruner(db: StateDB, retention_days: int):
+def _pruner(db: StateDB, folders: KeyFolders, retention_days: int):
     """A housekeeping chore that prunes the state once an hour (first a minute after start)."""
     due = [time.monotonic() + PRUNE_FIRST_SECONDS]
 
@@ -127,9 +129,10 @@ def _pruner(db: StateDB, retention_days: int):
         if retention_days and time.monotonic() >= due[0]:
             due[0] = time.monotonic() + PRUNE_EVERY_SECONDS
             removed = db.prune(retention_days)
-            if removed:
-                logger.info("forgot {} sessions and conversations unused for {} days", removed,
-                            retention_days)
+            files = prune_files(db, folders, retention_days)
+            if removed or files:
+                logger.info("forgot {} sessions and conversations and {} files and folders "
+                            "unused for {} days", removed, files, retention_days)
     return prune
 
 

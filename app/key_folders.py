@@ -21,15 +21,19 @@ class KeyFolders:
         self.state_dir = state_dir
         self.workspace_base = workspace_base
 
+    def root(self, owner: str) -> Path:
+        """The key's folder in STATE_DIR (not made)."""
+        return self.state_dir / KEYS / _folder(owner)
+
     def home(self, owner: str) -> Path:
         """The key's home, with its .claude config folder (private to the server's user)."""
-        home = self.state_dir / KEYS / _folder(owner) / "home"
+        home = self.root(owner) / "home"
         (home / ".claude").mkdir(parents=True, exist_ok=True, mode=0o700)
         return home
 
     def config(self, owner: str) -> Path:
         """The key's Claude config folder, where its transcripts are."""
-        return self.state_dir / KEYS / _folder(owner) / "home" / ".claude"
+        return self.root(owner) / "home" / ".claude"
 
     def workspaces(self, owner: str) -> Path:
         """The base of the key's private workspaces."""

@@ -3,11 +3,15 @@ again, old rows and stale lock files are pruned) and fails closed where it canno
 with managed keys never answers without a key because its database went missing, read-only
 or corrupt, before or after a restart."""
 
+import os
 import shutil
 import sqlite3
 import time
 from pathlib import Path
 
+from app.key_folders import KeyFolders
+from app.keys import KeyStore
+from app.retention import prune_files
 from app.state import FileLock, StateDB
 
 
@@ -119,6 +123,34 @@ def test_prune_forgets_old_rows_and_stale_lock_files_only(tmp_path):
         assert [r[0] for r in connection.execute("SELECT session_id FROM sessions")] == ["fresh"]
     assert sorted(p.name for p in locks.iterdir()) == ["running.lock"]
     held.release()
+
+
+def test_retention_removes_old_captures_transcripts_and_revoked_keys_folders(tmp_path):
+    db = StateDB(tmp_path / "state")
+    folders = KeyFolders(tmp_path / "state", tmp_path / "ws")
+    keys = KeyStore(db)
+    keys.create("gone", ["chat"])
+    keys.create("kept", ["chat"])
+    with db.connect() as connection:
+        ids = dict(connection.execute("SELECT name, id FROM api_keys").fetchall())
+    keys.revoke("gone")
+    old = time.time() - 40 * 86400
+    with db.connect() as connection:
+        connection.execute("UPDATE api_keys SET revoked_at = ? WHERE name = 'gone'", (old,))
+    stale, fresh = (db.folder("captures") / f"{n}.jsonl" for n in ("stale", "fresh"))
+    project = folders.home(ids["kept"]) / ".claude" / "projects" / "-workspace"
+    project.mkdir(parents=True)
+    talk, new_talk = project / "old-session.jsonl", project / "new-session.jsonl"
+    for path in (stale, fresh, talk, new_talk):
+        path.write_text("{}\n")
+    for path in (stale, talk):
+        os.utime(path, (old, old))
+    (folders.workspaces(ids["gone"]) / "workspace" / "w").mkdir(parents=True)
+    folders.home(ids["gone"])
+    assert prune_files(db, folders, 30) == 4
+    assert not stale.exists() and fresh.exists() and not talk.exists() and new_talk.exists()
+    assert not folders.root(ids["gone"]).exists() and not folders.workspaces(ids["gone"]).exists()
+    assert folders.root(ids["kept"]).exists() and keys.any_active()
 
 
 def test_an_older_database_gains_the_new_columns(tmp_path):
