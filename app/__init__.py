@@ -38,7 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
-    app.extensions["gateway"] = Gateway.build(settings, mcp_servers)
+    app.extensions["gateway"] = Gateway.build(settings, mcp_servers, environ)
     if settings.startup_check:
         health.log_startup_turn(app.extensions["gateway"])
     errors.register(app)

@@ -20,6 +20,9 @@ PACKAGE_JSON = Path(__file__).resolve().parents[1] / "package.json"
 CLI_PACKAGE = "@anthropic-ai/claude-code"
 MIN_KEY_LENGTH = 16
 GEN_KEY = "`flask --app app gen-key` makes one"
+SANDBOX_FIX = ("install bubblewrap and socat (scripts/install-system-packages), allow user "
+               "namespaces in a container (see the README's Docker section), or set SANDBOX=off "
+               "if every key is trusted")
 LOGIN_FIX = ("log the CLI in as the server's user (run `claude` once, or set ANTHROPIC_API_KEY) "
              "and check that this machine reaches the API (ANTHROPIC_BASE_URL, proxy)")
 
@@ -51,7 +54,7 @@ def examine(environ: Mapping[str, Any], build_gateway: Callable) -> list[Finding
                 check_cli(settings.claude_path)]
     runs = health.check_cli(settings.claude_path)["status"] == "pass"  # any version can try
     if runs and all(finding.ok for finding in needed):
-        return findings + [check_turn(settings, build_gateway)]
+        return findings + check_gateway(settings, build_gateway)
     return findings + [Finding("claude turn", False, "not tried",
                                "fix the CLI, workspace base and STATE_DIR problems above first")]
 
@@ -131,13 +134,26 @@ def pinned_version() -> str | None:
         return None
 
 
-def check_turn(settings: Settings, build_gateway: Callable) -> Finding:
-    """Run one tiny real turn, as /health?deep=1 does: is the CLI logged in, does the API answer?"""
+def check_gateway(settings: Settings, build_gateway: Callable) -> list[Finding]:
+    """The sandbox and the credential as the server would use them, then one tiny real turn,
+    as /health?deep=1 runs it: does the CLI start confined, does the API answer?"""
     gateway = build_gateway(replace(settings, warm_pool_size=0, live_idle_ms=0), frozenset())
     try:
-        outcome = health.check_claude_turn(gateway)
+        sandbox = health.check_sandbox(gateway.confiner)
+        credential = health.check_credential(gateway.proxy)
+        findings = [
+            Finding("sandbox", sandbox["status"] != "fail", sandbox["detail"], SANDBOX_FIX),
+            Finding("credential", credential["status"] == "pass", credential["detail"],
+                    LOGIN_FIX)]
+        if sandbox["status"] == "fail":
+            return findings + [Finding("claude turn", False, "not tried",
+                                       "fix the sandbox problem above first")]
+        return findings + [_turn_finding(health.check_claude_turn(gateway))]
     finally:
         gateway.close()
+
+
+def _turn_finding(outcome: dict) -> Finding:
     if outcome["status"] == "pass":
         return Finding("claude turn", True, outcome["detail"])
     if outcome["status"] == "skip":

@@ -3,7 +3,7 @@
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 from flask import current_app
 from loguru import logger
@@ -58,7 +58,10 @@ class Gateway:
     on_turn_end: list[Callable[[TurnEnded], None]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, mcp_servers: frozenset[str]) -> "Gateway":
+    def build(cls, settings: Settings, mcp_servers: frozenset[str],
+              environ: Mapping[str, str] = os.environ) -> "Gateway":
+        """Wire the worker's services; `environ` holds the Anthropic settings the proxy uses
+        (ANTHROPIC_BASE_URL, the credential) and the CLI's own settings turns get."""
         db = StateDB(settings.state_dir)
         for folder in ("budget/slots", "budget/queue", "budget/evict"):
             db.folder(folder)  # made again should STATE_DIR be removed
@@ -75,9 +78,10 @@ class Gateway:
         desk = ApprovalDesk(ApprovalBook(db), settings.approval_timeout_ms / 1000)
         usage = UsageLedger(db)
         folders = KeyFolders(settings.state_dir, settings.workspace_base)
-        proxy = _proxy(settings, usage)
+        proxy = _proxy(settings, usage, environ)
         confiner = Confiner(SandboxPlan(settings.sandbox, settings.sandbox_network,
-                                        settings.sandbox_read_only, settings.sandbox_env), proxy)
+                                        settings.sandbox_read_only, settings.sandbox_env), proxy,
+                            environ)
         keys = KeyStore(db)
         try:
             keys.any_active()  # seals the database if it holds keys: it must not go keyless
@@ -136,10 +140,10 @@ def _pruner(db: StateDB, folders: KeyFolders, retention_days: int):
     return prune
 
 
-def _proxy(settings: Settings, usage: UsageLedger) -> ApiProxy:
+def _proxy(settings: Settings, usage: UsageLedger, environ: Mapping[str, str]) -> ApiProxy:
     """This worker's API proxy, on a socket of its own where sandboxes have no network."""
     on_socket = settings.sandbox == "bwrap" and settings.sandbox_network == ISOLATED
-    proxy = ApiProxy(Upstream(os.environ.get("ANTHROPIC_BASE_URL")), find_credential(os.environ),
+    proxy = ApiProxy(Upstream(environ.get("ANTHROPIC_BASE_URL")), find_credential(environ),
                      usage, on_socket)
     proxy.start()
     return proxy

@@ -75,6 +75,27 @@ def check_mcp_config(path: Path | None) -> dict:
     return {"status": "pass", "servers": len(servers)}
 
 
+def check_sandbox(confiner) -> dict:
+    """Whether turns run confined: a sandbox that cannot be built fails (turns are refused)."""
+    if not confiner.confined:
+        return {"status": "warn", "detail": "turns run unconfined (SANDBOX=off): every key's "
+                "tools act as the server's user"}
+    problem = confiner.problem()
+    if problem is not None:
+        return {"status": "fail", "detail": f"turns are refused: {problem}"}
+    return {"status": "pass", "detail": f"turns run in bubblewrap, network "
+                                        f"{confiner.plan.network}"}
+
+
+def check_credential(proxy) -> dict:
+    """Whether the gateway holds an Anthropic credential to add to its turns' calls."""
+    if proxy.credential is None:
+        return {"status": "warn", "detail": "no Anthropic credential: set ANTHROPIC_API_KEY or "
+                "CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`), or log the server's "
+                "user in with `claude`"}
+    return {"status": "pass", "detail": f"from {proxy.credential.source}"}
+
+
 def overall(checks: dict) -> str:
     """unhealthy if any check failed, degraded if any warned, else healthy."""
     states = {check["status"] for check in checks.values()}

@@ -32,10 +32,10 @@ def lines(done: subprocess.CompletedProcess) -> dict[str, str]:
 
 
 def test_a_sound_set_up_passes_every_check_but_the_fake_clis_version(tmp_path):
-    done = flask(tmp_path, "doctor")
+    done = flask(tmp_path, "doctor", ANTHROPIC_API_KEY="sk-ant-test")
     report = lines(done)
     assert list(report) == ["bind and keys", "mcp config", "workspace base", "state dir",
-                            "claude cli", "claude turn"]
+                            "claude cli", "sandbox", "credential", "claude turn"]
     assert report["claude cli"].startswith("problem  claude cli: ")
     assert "is 9.9.9 (Claude Code), package.json pins 2.1.197 -- fix: run `npm ci`" in \
         report["claude cli"]

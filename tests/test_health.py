@@ -3,7 +3,8 @@
 import json
 
 
-def test_healthy(client):
+def test_healthy(make_app):
+    client = make_app(SANDBOX="bwrap", ANTHROPIC_API_KEY="sk-ant-test").test_client()
     response = client.get("/health")
     assert response.status_code == 200
     body = response.get_json()

@@ -212,3 +212,56 @@ def test_a_capture_records_request_events_and_chunks_with_the_key_redacted(confi
     client.post("/api/claude", headers={**bearer(plain), "X-Request-Id": "trace-2"},
                 json={"prompt": "hi"})
     assert not os.path.exists(config["STATE_DIR"] + "/captures/trace-2.jsonl")
+
+
+# --- the operator's tool ceiling ----------------------------------------------------------
+
+def argv_of(client, key: str, **fields) -> list[str]:
+    answer = turn(client, key, prompt="fake:argv", **fields)
+    assert answer.status_code == 200, answer.get_json()
+    return json.loads(answer.get_json()["result"])["argv"]
+
+
+@pytest.mark.parametrize("settings, scopes", [
+    ({"CLIENT_ALLOWED_TOOLS": "Read,Grep,Write"}, ["chat"]),
+    ({}, ["chat", "tool:Read", "tool:Grep", "tool:Write"]),
+])
+def test_the_tool_ceiling_refuses_other_tools_and_is_all_a_turn_has(make_app, record, settings,
+                                                                     scopes):
+    client = make_app(API_KEY=OPERATOR, **settings).test_client()
+    key = client.application.extensions["gateway"].keys.create("narrow", scopes)
+    refused = turn(client, key, **{"allowed-tools": ["Read", "Bash(git *)"]})
+    assert refused.status_code == 403
+    error = refused.get_json()["error"]
+    assert error["code"] == "tool_not_allowed" and error["param"] == "allowed-tools"
+    assert "'Bash'" in error["message"]
+    argv = argv_of(client, key, **{"allowed-tools": ["Write"]})
+    assert "--tools=Grep,Read,Write" in argv and "--allowedTools=Write" in argv
+
+
+def test_plan_mode_takes_edits_and_bash_away_whatever_a_client_asks(make_app, record):
+    client = make_app(API_KEY=OPERATOR, CLAUDE_PERMISSION_MODE="plan",
+                      ALLOW_DANGEROUS_SKIP_PERMISSIONS="true").test_client()
+    key = client.application.extensions["gateway"].keys.create("planner",
+                                                               ["chat", "skip-permissions"])
+    refused = turn(client, key, **{"allowed-tools": ["Bash"]})
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == \
+        "tool_not_allowed"
+    argv = argv_of(client, key, **{"dangerously-skip-permissions": True})
+    denied = next(a for a in argv if a.startswith("--disallowedTools="))
+    assert set(denied.split("=", 1)[1].split(",")) >= {"Bash", "Write", "Edit", "NotebookEdit"}
+
+
+def test_without_a_sandbox_turns_are_refused_and_health_says_why(make_app, monkeypatch):
+    import shutil
+    which = shutil.which
+    monkeypatch.setattr(shutil, "which",  # a host without bubblewrap
+                        lambda name, path=None: None if name == "bwrap" else which(name, path=path))
+    client = make_app(SANDBOX="bwrap").test_client()
+    refused = client.post("/api/claude", json={"prompt": "hi", "stream": False})
+    assert refused.status_code == 503
+    error = refused.get_json()["error"]
+    assert error["code"] == "sandbox_unavailable" and "bubblewrap is not installed" in \
+        error["message"]
+    health = client.get("/health")
+    assert health.status_code == 503 and health.get_json()["checks"]["sandbox"]["status"] == "fail"

@@ -38,6 +38,8 @@ def show():
         "workspace_base": health.check_workspace_base(settings.workspace_base),
         "mcp_config": health.check_mcp_config(settings.mcp_config_path),
         "state": health.check_state(gateway.db),
+        "sandbox": health.check_sandbox(gateway.confiner),
+        "credential": health.check_credential(gateway.proxy),
     }
     if request.args.get("deep") in ("1", "true"):
         checks["claude"] = health.check_claude_turn(gateway)

@@ -26,7 +26,9 @@ def test_a_good_set_up_exits_0_and_names_the_pinned_cli(standin, tmp_path):
     done = doctor(standin, tmp_path / "good")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 6 and all(line.startswith("ok       ") for line in lines)
+    assert len(lines) == 8 and all(line.startswith("ok       ") for line in lines)
+    assert "ok       sandbox: turns run in bubblewrap, network isolated" in lines
+    assert "ok       credential: from ANTHROPIC_API_KEY" in lines
     assert f"ok       claude cli: {REAL_CLAUDE}, version 2.1.197 (Claude Code)" in lines
     assert any(line.startswith("ok       claude turn: a test turn answered in") for line in lines)
     assert len(standin.requests) >= 1  # the turn really reached the API

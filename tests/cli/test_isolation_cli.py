@@ -4,6 +4,7 @@ and what bob plants never runs in alice's turns. Each probe has its positive con
 same tool works inside bob's own workspace."""
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -122,18 +123,19 @@ def test_write_and_symlinks_never_leave_the_workspace(server, standin, keys):
     alice_workspace = own_workspace(server, keys, "alice", "secret")
     alice_workspace.mkdir(parents=True, exist_ok=True)
     bobs = own_workspace(server, keys, "bob", "attack")
-    standin.script(ToolUse("Write", {"file_path": "/workspace/attack/../secret/pwned.txt",
+    mark = f"pwned-{uuid.uuid4().hex}.txt"
+    standin.script(ToolUse("Write", {"file_path": f"/workspace/attack/../secret/{mark}",
                                      "content": "pwned"}),
                    ToolUse("Write", {"file_path": "/workspace/attack/kept.txt", "content": "ok"}),
                    Text("done"))
     turn(server, keys["bob"], workspace="attack", **{"dangerously-skip-permissions": True})
     out = bash(server, standin, keys["bob"],
-               f"ln -sfn '{alice_workspace}' alice; echo pwned > alice/pwned.txt; "
-               "ln -sfn / root; echo pwned > root/pwned.txt; ls -la")
+               f"ln -sfn '{alice_workspace}' alice; echo pwned > alice/{mark}; "
+               f"ln -sfn / root; echo pwned > root/{mark}; ls -la")
     assert "alice ->" in out
     assert (bobs / "kept.txt").read_text() == "ok"  # Write works in its own workspace
-    assert not list(Path(server.env["WORKSPACE_BASE_PATH"]).rglob("pwned.txt"))
-    assert not (Path("/") / "pwned.txt").exists()
+    assert not list(Path(server.env["WORKSPACE_BASE_PATH"]).rglob(mark))
+    assert not (Path("/") / mark).exists()
 
 
 def test_settings_and_hooks_planted_by_bob_never_run(server, standin, keys):
@@ -153,3 +155,23 @@ def test_settings_and_hooks_planted_by_bob_never_run(server, standin, keys):
         assert [d["tool_name"] for d in events[-1]["permission_denials"]] == ["Bash"]
         host = own_workspace(server, keys, "bob" if key == keys["bob"] else "alice", workspace)
         assert not (host / "ran.txt").exists() and not (host / "hooked.txt").exists()
+
+
+def test_plan_mode_means_no_bash_and_no_edits_even_when_skipping_permissions(standin,
+                                                                             tmp_path_factory):
+    server = start_server(standin, tmp_path_factory.mktemp("plan"), CLAUDE_PERMISSION_MODE="plan",
+                          ALLOW_DANGEROUS_SKIP_PERMISSIONS="true")
+    try:
+        standin.script(ToolUse("Bash", {"command": "touch ran.txt"}),
+                       ToolUse("Write", {"file_path": "/workspace/plan/w.txt", "content": "x"}),
+                       ToolUse("Read", {"file_path": "/workspace/plan/seen.txt"}), Text("done"))
+        folder = Path(server.env["WORKSPACE_BASE_PATH"]) / "workspace" / "plan"
+        folder.mkdir(parents=True)
+        (folder / "seen.txt").write_text("readable")
+        events = requests.post(server.url + "/api/claude", timeout=120, headers={
+            "Authorization": f"Bearer {KEY}"}, json={
+            "prompt": "go", "workspace": "plan", "dangerously-skip-permissions": True}).text
+        assert "readable" in events  # Read still works: plan mode reads, it does not act
+        assert not (folder / "ran.txt").exists() and not (folder / "w.txt").exists()
+    finally:
+        server.stop()
