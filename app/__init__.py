@@ -4,6 +4,7 @@
 """
 
 import os
+from collections import ChainMap
 from typing import Any, Mapping
 
 from dotenv import load_dotenv
@@ -38,7 +39,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
-    app.extensions["gateway"] = Gateway.build(settings, mcp_servers, environ)
+    # The CLI's own settings and the Anthropic ones also come from the real environment when
+    # a test passes only the gateway's settings.
+    app.extensions["gateway"] = Gateway.build(
+        settings, mcp_servers, environ if test_config is None else ChainMap(
+            dict(test_config), os.environ))
     if settings.startup_check:
         health.log_startup_turn(app.extensions["gateway"])
     errors.register(app)

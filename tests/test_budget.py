@@ -20,7 +20,23 @@ def test_slots_cap_the_processes_and_free_on_release(tmp_path):
     first, second = budget.try_take(), budget.try_take()
     assert first and second and budget.try_take() is None
     first.release()
-    assert budget.try_take() is not None
+    third = budget.try_take()
+    assert third is not None
+    for slot in (second, third):
+        slot.release()
+
+
+def test_the_cap_holds_while_the_state_folder_is_made_again(tmp_path):
+    budget = Budget(tmp_path / "budget", cap=2, queue_max=4)
+    held = [budget.try_take(), budget.try_take()]
+    (tmp_path / "budget").rename(tmp_path / "gone")  # STATE_DIR removed while running
+    again = Budget(tmp_path / "budget", cap=2, queue_max=4)  # another worker, made again
+    assert again.try_take() is None and again.counts()["running"] == 2
+    held[0].release()
+    taken = again.try_take()
+    assert taken is not None
+    for slot in (held[1], taken):
+        slot.release()
 
 
 def test_a_dead_workers_slot_keeps_its_groups_until_the_master_reclaims_them(tmp_path):

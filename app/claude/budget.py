@@ -1,19 +1,23 @@
 """One process budget per host: at most `cap` claude processes, across every gunicorn worker.
 
-A process runs only while it holds a slot: an exclusive lock on one of `cap`
-files under STATE_DIR, which the kernel frees when its worker dies, even by
-SIGKILL. The slot file says who holds it and why ("<worker pid> <holder> <state>
-<pgid>", the holder naming one worker's budget), so a waiting request can ask
-another worker to give up an idle or warm process, and the master can end the
-process groups of a worker that was killed.
+A process runs only while it holds a slot: one of `cap` abstract unix socket names
+bound by its worker, which the kernel frees when the worker dies, even by SIGKILL,
+and which no file operation can remove (so the cap holds while a removed STATE_DIR
+is being made again). A slot file under STATE_DIR says who holds it and why
+("<worker pid> <holder> <state> <pgid>", the holder naming one worker's budget), so
+a waiting request can ask another worker to give up an idle or warm process, and
+the master can end the process groups of a worker that was killed.
 
 Requests that find no slot wait in one FIFO queue shared by all workers: a
 ticket file per waiter, named by arrival time and worker pid. A waiter may take
 a slot only when fewer waiters are ahead of it than slots are free.
 """
 
+import errno
+import hashlib
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -22,7 +26,6 @@ from pathlib import Path
 from typing import Callable
 
 from app import metrics
-from app.state import FileLock
 
 RUNNING, IDLE, WARM = "running", "idle", "warm"
 POLL_SECONDS = 0.05
@@ -43,10 +46,54 @@ class Holder:
     pgid: int | None
 
 
+class SlotLock:
+    """A held slot: a bound abstract socket name, and the file that says who holds it."""
+
+    def __init__(self, held: socket.socket, path: Path):
+        self._held: socket.socket | None = held
+        self.path = path
+
+    @classmethod
+    def try_acquire(cls, name: bytes, path: Path) -> "SlotLock | None":
+        """Hold the name if nobody does, else None at once."""
+        held = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            held.bind(name)
+        except OSError as exc:
+            held.close()
+            if exc.errno == errno.EADDRINUSE:
+                return None
+            raise
+        return cls(held, path)
+
+    @staticmethod
+    def is_held(name: bytes) -> bool:
+        probe = SlotLock.try_acquire(name, Path())
+        if probe is None:
+            return True
+        probe._held.close()
+        return False
+
+    def write(self, text: str) -> None:
+        """Say what the holder is doing (the file and its folder are made again if gone)."""
+        if self._held is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(text)
+
+    def release(self) -> None:
+        """Let the next holder in; what this one wrote goes first (a dead holder's stays,
+        for whoever ends what it left)."""
+        if self._held is not None:
+            self.path.unlink(missing_ok=True)
+            self._held.close()
+            self._held = None
+
+
 class Slot:
     """The right to run one process; released when the process has been reaped."""
 
-    def __init__(self, budget: "Budget", number: int, lock: FileLock):
+    def __init__(self, budget: "Budget", number: int, lock: SlotLock):
         self.number = number
         self._budget = budget
         self._lock = lock
@@ -75,6 +122,8 @@ class Budget:
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.evict_local: Callable[[], bool] = lambda: False  # set by this worker's pool
         self._slots = _subfolder(folder, "slots")
+        self._names = b"\0claude-gateway/" + hashlib.sha256(
+            str(folder.resolve()).encode()).hexdigest()[:32].encode()
         self._queue = _subfolder(folder, "queue")
         self._evict = _subfolder(folder, "evict")
         self._changed = threading.Condition()
@@ -92,7 +141,7 @@ class Budget:
     def take_free(self) -> Slot | None:
         """A free slot, whoever waits: for the waiter whose turn it is."""
         for number in range(self.cap):
-            lock = FileLock.try_acquire(self._slot_path(number))
+            lock = SlotLock.try_acquire(self._slot_name(number), self._slot_path(number))
             if lock is not None:
                 _end_orphan(self._read_slot(number))
                 return Slot(self, number, lock)
@@ -124,9 +173,8 @@ class Budget:
         """Who holds each slot now (slots whose holder died are skipped)."""
         found = []
         for number in range(self.cap):
-            holder = self._read_slot(number)
-            if holder is not None and FileLock.is_held(self._slot_path(number)):
-                found.append(holder)
+            if SlotLock.is_held(self._slot_name(number)):
+                found.append(self._read_slot(number) or Holder(number, 0, "", RUNNING, None))
         return found
 
     def counts(self) -> dict:
@@ -168,7 +216,7 @@ class Budget:
             holder = self._read_slot(number)
             if holder is None or holder.worker_pid != worker_pid:
                 continue
-            lock = FileLock.try_acquire(self._slot_path(number))
+            lock = SlotLock.try_acquire(self._slot_name(number), self._slot_path(number))
             if lock is None:
                 continue  # taken meanwhile: by a live worker, who ended what was left
             if holder.pgid:
@@ -182,6 +230,9 @@ class Budget:
             return Holder(number, int(pid), owner, state, int(pgid) if pgid else None)
         except (OSError, ValueError):
             return None
+
+    def _slot_name(self, number: int) -> bytes:
+        return self._names + f"/slot-{number}".encode()
 
     def _slot_path(self, number: int) -> Path:
         return self._slots / f"slot-{number}"

@@ -298,12 +298,16 @@ class ProcessPool:
             self._failed(f"a warm claude process exited unused: {dead[0].process.stderr_tail}")
 
     def wanted(self) -> list[RunSpec]:
-        """Launch options worth a warm process: the most used recent ones, then the default
-        (the operator's key, with no options)."""
-        with self._lock:
-            recent = [spec for spec, _ in Counter(self._recent).most_common()]
+        """Launch options worth a warm process, most wanted first: the most used recent ones,
+        the default (the operator's key, with no options) counting as used once more, and
+        first among equals."""
         default = self._default_spec()
-        return list(dict.fromkeys([*recent, *([default] if default else [])]))
+        with self._lock:
+            counts = Counter(self._recent)
+        if default is not None:
+            counts[default] += 1
+        ranked = sorted(counts, key=lambda spec: (-counts[spec], spec != default))
+        return ranked
 
     def _refill(self) -> None:
         """Start one missing warm process, only with a slot nobody waits for."""
