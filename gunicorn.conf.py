@@ -32,9 +32,16 @@ bind = f"{_settings.host}:{_settings.port}"
 # thread while its `claude` child does the heavy work in its own process. One worker
 # by default: a loaded conversation's process belongs to the worker that started it,
 # so with one worker every next turn finds it (with more, some resume cold).
+# gthread is our own subclass, which answers 429 at once when every thread is busy rather
+# than leave a request waiting unseen (app/overload_worker.py).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+if worker_class == "gthread":
+    worker_class = "app.overload_worker.OverloadAwareThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+# Enough threads for every process the host may run and every request its queue may hold,
+# plus room for the other endpoints: past that, requests are refused, never kept waiting.
+threads = int(os.environ.get("GUNICORN_THREADS") or
+              max(32, _settings.max_processes + _settings.queue_max + 16))
 # gevent workers: how many greenlets (streams) one worker serves at once.
 worker_connections = 1000
 
