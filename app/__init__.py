@@ -45,7 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         settings, mcp_servers, environ if test_config is None else ChainMap(
             dict(test_config), os.environ))
     if settings.startup_check:
-        health.log_startup_turn(app.extensions["gateway"])
+        health.log_startup_turn(app.extensions["gateway"].deep)
     errors.register(app)
     requestlog.register(app)
     app.after_request(capture.finish)

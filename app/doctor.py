@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from app import health, mcp
+from app.deep_check import TURN_SECONDS
 from app.claude.locate import find_cli
 from app.settings import Settings, SettingsError, load_settings, read_settings
 from app.state import StateDB
@@ -148,7 +149,7 @@ def check_gateway(settings: Settings, build_gateway: Callable) -> list[Finding]:
         if sandbox["status"] == "fail":
             return findings + [Finding("claude turn", False, "not tried",
                                        "fix the sandbox problem above first")]
-        return findings + [_turn_finding(health.check_claude_turn(gateway))]
+        return findings + [_turn_finding(gateway.deep.verdict(TURN_SECONDS + 10))]
     finally:
         gateway.close()
 

@@ -19,6 +19,7 @@ from app.claude.locate import find_cli
 from app.claude.pool import ProcessPool
 from app.claude.process import LiveProcess
 from app.claude.run import Limits, launch
+from app.deep_check import DeepCheck, test_turn
 from app.key_folders import KeyFolders
 from app.keys import KeyStore, Principal, operator_key
 from app.proxy.server import ApiProxy
@@ -55,6 +56,7 @@ class Gateway:
     folders: KeyFolders
     proxy: ApiProxy
     confiner: Confiner
+    deep: DeepCheck
     on_turn_end: list[Callable[[TurnEnded], None]] = field(default_factory=list)
 
     @classmethod
@@ -87,9 +89,10 @@ class Gateway:
             keys.any_active()  # seals the database if it holds keys: it must not go keyless
         except StateUnavailable:
             pass  # unreadable: every request that needs it answers 503 meanwhile
+        deep = DeepCheck(lambda: test_turn(holder[0], GATEWAY))
         gateway = cls(settings, db, SessionStore(db, folders), ConversationStore(db),
                       mcp_servers, budget, inbox, pool, desk, keys, usage, folders,
-                      proxy, confiner, [usage.record, metrics.turn_ended])
+                      proxy, confiner, deep, [usage.record, metrics.turn_ended])
         holder.append(gateway)
         pool.chores += [db.ensure, desk.tick,
                         _pruner(db, folders, settings.state_retention_days)]

@@ -4,23 +4,15 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from loguru import logger
 
 from app import mcp
-from app.claude.events import Event
 from app.claude.locate import find_cli
-from app.claude.run import ClaudeRun
-from app.gateway import GATEWAY
+from app.deep_check import TURN_SECONDS
 
 CLI_CACHE_SECONDS = 30.0
-TURN_CACHE_SECONDS = 60.0
-TURN_TIMEOUT_SECONDS = 60.0
-TURN_PROMPT = "Reply with the single word OK."
-_turn_cache: dict[tuple, tuple[float, dict]] = {}
-_turn_lock = threading.Lock()
 CLI_TIMEOUT_SECONDS = 10.0
 _cache: dict[str, tuple[float, dict]] = {}
 _cache_lock = threading.Lock()
@@ -114,51 +106,10 @@ def check_state(db) -> dict:
     return {"status": "pass"}
 
 
-def check_claude_turn(gateway) -> dict:
-    """One tiny real turn (cached for a minute): does Claude answer at all, logged in and
-    reaching its API? Its failure carries the CLI's own message."""
-    key = (gateway.settings.claude_path, str(gateway.settings.state_dir))
-    with _turn_lock:  # concurrent deep checks share one turn
-        cached = _turn_cache.get(key)
-        if cached and time.monotonic() - cached[0] < TURN_CACHE_SECONDS:
-            return cached[1]
-        result = _tiny_turn(gateway)
-        _turn_cache[key] = (time.monotonic(), result)
-    return result
-
-
-def _tiny_turn(gateway) -> dict:
-    spec = gateway.default_spec()
-    if spec is None:
-        return {"status": "warn", "detail": "not checked: the workspace base is not usable"}
-    slot = gateway.budget.try_take()
-    if slot is None:
-        return {"status": "skip", "detail": "not checked: every Claude Code process is busy"}
-    started = time.monotonic()
-    try:
-        process = gateway.launch(replace(spec, persist_session=False, max_turns=1), slot)
-    except Exception as exc:  # a CLI that cannot start is what this check reports
-        return {"status": "fail", "detail": str(exc)}
-    process.api_pass.bind(GATEWAY)
-    try:
-        limits = replace(gateway.limits, total=TURN_TIMEOUT_SECONDS,
-                         inactivity=TURN_TIMEOUT_SECONDS)
-        run = ClaudeRun(process, [{"type": "text", "text": TURN_PROMPT}], limits, None)
-        result = next((e.data for e in run.events() if isinstance(e, Event)
-                       and e.type == "result"), {})
-    finally:
-        process.stop()
-    if result.get("is_error"):
-        message = result.get("result") or "; ".join(result.get("errors") or []) or "failed"
-        return {"status": "warn", "detail": f"a test turn failed: {message}"[:500]}
-    return {"status": "pass",
-            "detail": f"a test turn answered in {round((time.monotonic() - started) * 1000)} ms"}
-
-
-def log_startup_turn(gateway) -> None:
+def log_startup_turn(deep) -> None:
     """At start-up, in the background: say in the log whether Claude can work."""
     def check() -> None:
-        outcome = check_claude_turn(gateway)
+        outcome = deep.verdict(TURN_SECONDS + 10)
         log = logger.info if outcome["status"] in ("pass", "skip") else logger.warning
         log("start-up check of Claude Code: {}", outcome["detail"])
     threading.Thread(target=check, daemon=True, name="startup-check").start()

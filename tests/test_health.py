@@ -41,3 +41,13 @@ def test_deep_health_runs_one_real_turn_and_start_up_logs_it(make_app, capsys):
     report = client.get("/health?deep=1").get_json()
     assert report["checks"]["claude"]["status"] == "pass"
     assert "claude" not in client.get("/health").get_json()["checks"]
+
+
+def test_the_deep_check_makes_room_like_a_request_instead_of_saying_busy(make_app):
+    client = make_app(MAX_CLAUDE_PROCESSES="1", LIVE_IDLE_MS="600000").test_client()
+    turn = client.post("/api/claude", json={"prompt": "hi", "stream": False})
+    assert turn.status_code == 200
+    assert client.get("/health").get_json()["processes"]["idle"] == 1  # the cap is full
+    check = client.get("/health?deep=1").get_json()["checks"]["claude"]
+    assert check["status"] == "pass", check
+    assert client.get("/health").get_json()["processes"]["idle"] == 0

@@ -38,8 +38,8 @@ def test_an_unreachable_api_is_a_problem_with_its_fix(standin, tmp_path):
     done = doctor(standin, tmp_path / "down", ANTHROPIC_BASE_URL=f"http://127.0.0.1:{free_port()}")
     assert done.returncode == 1
     [turn] = [line for line in done.stdout.splitlines() if " claude turn: " in line]
-    assert turn.startswith("problem  claude turn: a test turn failed: ")
-    assert "cannot reach the Anthropic API" in turn
+    assert turn.startswith("problem  claude turn: cannot reach the Anthropic API: a test turn "
+                           "failed: ")
     assert turn.endswith("-- fix: log the CLI in as the server's user (run `claude` once, or set "
                          "ANTHROPIC_API_KEY) and check that this machine reaches the API "
                          "(ANTHROPIC_BASE_URL, proxy)")

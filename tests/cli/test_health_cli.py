@@ -1,5 +1,6 @@
 """The deep health check runs one tiny real turn: healthy when Claude answers, degraded with
-the CLI's own message when it cannot reach its API."""
+the cause and the CLI's own message when it cannot reach its API, and an answer within a load
+balancer's patience (10 s) whatever the API does."""
 
 import requests
 
@@ -19,8 +20,11 @@ def start(standin, home, **env) -> GatewayServer:
     return server
 
 
+LOAD_BALANCER_SECONDS = 10
+
+
 def deep(server) -> dict:
-    return requests.get(server.url + "/health?deep=1", timeout=120).json()
+    return requests.get(server.url + "/health?deep=1", timeout=LOAD_BALANCER_SECONDS).json()
 
 
 def test_deep_health_passes_when_a_real_turn_answers_and_is_cached(standin, tmp_path):
@@ -46,6 +50,20 @@ def test_deep_health_is_degraded_with_the_clis_message_when_the_api_is_unreachab
         assert report["status"] == "degraded"
         check = report["checks"]["claude"]
         assert check["status"] == "warn" and "a test turn failed" in check["detail"]
-        assert "cannot reach the Anthropic API" in check["detail"]
+        assert check["detail"].startswith("cannot reach the Anthropic API: ")
+        plain = requests.get(server.url + "/health", timeout=LOAD_BALANCER_SECONDS).json()
+        assert plain["status"] == "degraded" and plain["checks"]["claude"] == check
     finally:
+        server.stop()
+
+
+def test_deep_health_answers_in_seconds_while_the_api_hangs(standin, tmp_path):
+    server = start(standin, tmp_path / "slow")
+    standin.delta_delay = 20.0  # every event of the reply takes 20 s
+    try:
+        report = deep(server)  # within the load balancer's patience, or this raises
+        assert report["status"] == "degraded"
+        assert "has not answered within" in report["checks"]["claude"]["detail"]
+    finally:
+        standin.delta_delay = 0.0
         server.stop()
