@@ -102,6 +102,27 @@ def test_a_conversation_with_other_options_starts_cold_and_leaves_the_warm_one(m
     assert wait_until(lambda: fake_children() - before == {warm}, seconds=5)
 
 
+def test_with_idle_conversations_filling_the_cap_the_warm_pool_gives_up_the_oldest(
+        make_app, record):
+    client = make_app(WARM_POOL_SIZE="1", MAX_CLAUDE_PROCESSES="3", **LIVE).test_client()
+    sessions = []
+    for name in ("a", "b", "c"):  # each takes the warm process and stays idle after its turn
+        assert wait_until(lambda: processes(client)["warm"] == 1, seconds=10)
+        sessions.append(ask(client, name)["session_id"])
+    pids = {turn["prompt"]: turn["pid"] for turn in record("turns")}
+    # the cap holds three idle conversations; the pool gives up the oldest (a) for a warm one
+    assert wait_until(lambda: processes(client)["warm"] == 1, seconds=10)
+    assert processes(client)["idle"] == 2
+    warm = (fake_children() - set(pids.values())).pop()
+    assert ask(client, "d")["session_id"] not in sessions
+    assert record("turns")[-1]["pid"] == warm  # the new conversation started warm
+    assert wait_until(lambda: processes(client)["warm"] == 1, seconds=10)  # b went for it
+    assert ask(client, "c again", **{"session-id": sessions[2]})["result"] == "echo: c again"
+    assert record("turns")[-1]["pid"] == pids["c"]  # c stayed loaded
+    ask(client, "a again", **{"session-id": sessions[0]})
+    assert record("turns")[-1]["pid"] != pids["a"]  # a resumed cold
+
+
 # --- conversations that stay loaded ----------------------------------------------------------
 
 def test_the_next_turn_is_written_into_the_same_process(make_app, record):

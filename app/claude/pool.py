@@ -318,7 +318,7 @@ class ProcessPool:
         missing = [spec for spec in self.wanted()[:self.warm_size] if spec not in have]
         if not missing or len(have) >= self.warm_size and not self._drop_unwanted():
             return
-        slot = self.budget.try_take()
+        slot = self.budget.try_take() or self._room_from_idle()
         if slot is None:
             return
         try:
@@ -334,6 +334,22 @@ class ProcessPool:
                 self._warm.append(Kept(process, slot, missing[0]))
         if closed:
             process.stop()
+
+    def _room_from_idle(self) -> Slot | None:
+        """With the cap full of this worker's idle conversations and nobody waiting, give up
+        the least recently used one for the warm process: a new conversation then starts
+        warm, and that conversation's next turn resumes cold, as it would after expiry."""
+        if self.budget.queued():
+            return None
+        with self._lock:
+            if not self._idle:
+                return None
+            victim = min(self._idle.values(), key=lambda kept: kept.expires)
+            del self._idle[victim.session_id]
+        logger.info("giving up the idle process of session {} (least recently used) for a warm "
+                    "one", victim.session_id)
+        victim.stop()
+        return self.budget.try_take()
 
     def _failed(self, why: str) -> None:
         """Pause warm starts, longer each time in a row: a broken CLI is not restarted in a loop."""
