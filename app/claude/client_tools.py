@@ -16,8 +16,10 @@ from app.errors import BadRequest
 
 SERVER = "client"  # the MCP server name: Claude sees mcp__client__<name>, the client never does
 PREFIX = f"mcp__{SERVER}__"
-MCP_CONFIG = json.dumps({"mcpServers": {SERVER: {"type": "sdk", "name": SERVER}}},
-                        separators=(",", ":"))
+# alwaysLoad: CLIs that defer MCP tools behind ToolSearch (2.1.332) would otherwise list only
+# the tool's name, and a model calling it by name gets "No such tool available".
+MCP_CONFIG = json.dumps({"mcpServers": {SERVER: {"type": "sdk", "name": SERVER,
+                                                 "alwaysLoad": True}}}, separators=(",", ":"))
 PROTOCOL_VERSION = "2025-06-18"  # answered when the CLI names none; else its own is echoed
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
