@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.claude import pool
 from tests.conftest import FAKE_CLAUDE, sse_events
 from tests.test_faults import process_gone, wait_until
 
@@ -85,10 +86,25 @@ def test_a_new_conversation_takes_the_warm_process_and_the_pool_refills(make_app
     client = make_app(WARM_POOL_SIZE="1").test_client()
     assert wait_until(lambda: processes(client)["warm"] == 1, seconds=10)
     (warm,) = fake_children() - before
+    assert [c["subtype"] for c in record("controls") if c["pid"] == warm] == ["initialize"]
     assert ask(client, "hi")["result"] == "echo: hi"
     assert record("turns")[-1]["pid"] == warm
     assert wait_until(lambda: len(fake_children() - before - {warm}) == 1, seconds=10)
-    assert processes(client)["warm"] == 1
+    assert wait_until(lambda: processes(client)["warm"] == 1, seconds=10)
+
+
+def test_a_warm_process_that_never_reports_ready_is_not_warm_and_is_given_up(
+        make_app, record, monkeypatch):
+    monkeypatch.setenv("FAKE_CLAUDE_MUTE_INITIALIZE", "1")
+    monkeypatch.setattr(pool, "READY_SECONDS", 1.0)
+    before = fake_children()
+    client = make_app(WARM_POOL_SIZE="1").test_client()
+    assert wait_until(lambda: len(fake_children() - before) == 1, seconds=10)
+    (stuck,) = fake_children() - before
+    assert processes(client)["warm"] == 0 and processes(client)["running"] == 1
+    assert wait_until(lambda: process_gone(stuck), seconds=10)
+    assert [c["subtype"] for c in record("controls") if c["pid"] == stuck] == ["initialize"]
+    assert processes(client)["warm"] == 0
 
 
 def test_a_conversation_with_other_options_starts_cold_and_leaves_the_warm_one(make_app,

@@ -1,7 +1,8 @@
 """This worker's processes between turns: warm ones for new conversations, idle ones per session.
 
 A warm process was started in advance for a launch the server sees often and
-waits for its first message; an idle one has just answered a turn and keeps its
+waits for its first message (it counts as warm once the CLI has answered its
+handshake, i.e. has started up); an idle one has just answered a turn and keeps its
 session loaded for the next. Each holds a budget slot, so it is given up (oldest
 idle first, then warm) when a request anywhere on the host waits for one. One
 housekeeping thread expires idle processes, answers other workers' eviction asks,
@@ -27,6 +28,7 @@ TICK_SECONDS = 0.1
 RECENT_LAUNCHES = 64  # how many new-conversation launches the warm pool learns from
 RETRY_SECONDS = (1, 2, 5, 15, 60)  # pauses after warm starts that failed in a row
 FAILURE_LOG_SECONDS = 60.0  # the same housekeeping failure is logged once a minute
+READY_SECONDS = 30.0  # a warm process that has not reported ready by then is given up
 _pools: "weakref.WeakSet[ProcessPool]" = weakref.WeakSet()
 
 Launcher = Callable[[RunSpec, Slot], LiveProcess]
@@ -42,6 +44,7 @@ class Kept:
     turns: int = 0  # the session's turn count when this process last answered
     expires: float = float("inf")
     cost: float = 0.0  # the total_cost_usd it last reported: it adds up over its turns
+    started: float = 0.0  # monotonic time of a warm process's launch
 
     def stop(self) -> None:
         self.process.stop()
@@ -264,6 +267,7 @@ class ProcessPool:
                 self.handovers.clear(session_id)
         for session_id in self.forgotten.pending() if self.forgotten else ():
             self._drop_idle(session_id)
+        self._promote_ready()
         self._refill()
 
     def _end_parked(self, session_id: str, why: str) -> bool:
@@ -297,6 +301,26 @@ class ProcessPool:
         if dead:
             self._failed(f"a warm claude process exited unused: {dead[0].process.stderr_tail}")
 
+    def _promote_ready(self) -> None:
+        """Count a warm process as warm once it has reported ready; give up one that never does."""
+        now = time.monotonic()
+        with self._lock:  # take_warm marks a taken one running under this lock too
+            starting = [kept for kept in self._warm if kept.slot.state != WARM]
+            for kept in starting:
+                if kept.process.ready:
+                    kept.slot.mark(WARM)
+                    logger.debug("warm claude pid {} ready after {:.0f} ms", kept.process.pid,
+                                 (now - kept.started) * 1000)
+            stuck = [kept for kept in starting if kept.slot.state != WARM
+                     and now - kept.started > READY_SECONDS]
+            for kept in stuck:
+                self._warm.remove(kept)
+        for kept in stuck:
+            kept.stop()
+        if stuck:
+            self._failed(f"a warm claude process did not report ready within {READY_SECONDS:g} s: "
+                         f"{stuck[0].process.stderr_tail}")
+
     def wanted(self) -> list[RunSpec]:
         """Launch options worth a warm process, most wanted first: the most used recent ones,
         the default (the operator's key, with no options) counting as used once more, and
@@ -327,11 +351,12 @@ class ProcessPool:
             slot.release()
             self._failed(f"could not start a warm claude process: {exc}")
             return
-        slot.mark(WARM, process.pid)
+        slot.mark(RUNNING, process.pid)  # starting up: warm once it has reported ready
+        process.handshake()
         with self._lock:
             closed = self._closed.is_set()  # close() may have run while it started
             if not closed:
-                self._warm.append(Kept(process, slot, missing[0]))
+                self._warm.append(Kept(process, slot, missing[0], started=time.monotonic()))
         if closed:
             process.stop()
 

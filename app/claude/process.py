@@ -52,6 +52,7 @@ class LiveProcess:
         self._events: queue.Queue = queue.Queue(maxsize=_EVENT_QUEUE_SIZE)
         self._stdin: queue.Queue = queue.Queue()
         self._responses: dict[str, dict] = {}
+        self._handshake: str | None = None  # the request id of `initialize`, once sent
         self._stderr: deque[bytes] = deque()
         self._stderr_size = 0
         self._stop_lock = threading.Lock()
@@ -101,6 +102,20 @@ class LiveProcess:
         self.send({"type": "control_request", "request_id": request_id,
                    "request": {"subtype": subtype, **fields}})
         return request_id
+
+    def handshake(self) -> None:
+        """Send the Agent SDK's `initialize`: its answer is the CLI's sign that it has started.
+
+        A process waiting for its first message prints nothing else. The 2.1.332 CLI also
+        holds part of its start-up work until this handshake (or about a second without
+        it), which otherwise runs into the first turn.
+        """
+        self._handshake = self.request("initialize", hooks=None)
+
+    @property
+    def ready(self) -> bool:
+        """The CLI has answered the handshake: started up and waiting for a message."""
+        return self._handshake is not None and self._handshake in self._responses
 
     def response(self, request_id: str) -> dict | None:
         """The CLI's answer to a control request, once it has come."""
