@@ -5,42 +5,44 @@ The checks read the same settings the server reads, but never refuse them: a set
 server would refuse becomes a problem line, so an operator sees every problem at once.
 """
 
-import json
 import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from app import health, mcp
-from app.deep_check import TURN_SECONDS
+from app.claude import versions
 from app.claude.locate import find_cli
+from app.deep_check import TURN_SECONDS
 from app.settings import Settings, SettingsError, load_settings, read_settings
 from app.state import StateDB
 
-PACKAGE_JSON = Path(__file__).resolve().parents[1] / "package.json"
-CLI_PACKAGE = "@anthropic-ai/claude-code"
 MIN_KEY_LENGTH = 16
 GEN_KEY = "`flask --app app gen-key` makes one"
 SANDBOX_FIX = ("install bubblewrap and socat (scripts/install-system-packages), allow user "
                "namespaces in a container (see the README's Docker section), or set SANDBOX=off "
                "if every key is trusted")
+INSTALL_PINNED = "run `npm ci` and set CLAUDE_PATH to node_modules/.bin/claude"
 LOGIN_FIX = ("log the CLI in as the server's user (run `claude` once, or set ANTHROPIC_API_KEY) "
              "and check that this machine reaches the API (ANTHROPIC_BASE_URL, proxy)")
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One check's outcome: ok, or a problem with how to fix it."""
+    """One check's outcome: ok, or a problem with how to fix it. A warning is ok (doctor
+    still exits 0) but says what to do about it."""
     check: str
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False
 
     def line(self) -> str:
         """Render the one line doctor prints for this check."""
-        if self.ok:
+        if self.ok and not self.warning:
             return f"ok       {self.check}: {self.detail}"
-        return f"problem  {self.check}: {self.detail} -- fix: {self.fix}"
+        level = "warning" if self.ok else "problem"
+        return f"{level}  {self.check}: {self.detail} -- fix: {self.fix}"
 
 
 def examine(environ: Mapping[str, Any], build_gateway: Callable) -> list[Finding]:
@@ -114,25 +116,27 @@ def check_state_dir(path: Path) -> Finding:
 
 
 def check_cli(configured: str) -> Finding:
-    """Run the CLI the server would run and compare its version with the one package.json pins."""
+    """Run the CLI the server would run and place its version in the range package.json sets:
+    the pin is ok, another supported version a warning, an older or unreadable one a problem."""
     executable = find_cli(configured)
     outcome = health.check_cli(configured)
     if outcome["status"] != "pass":
         return Finding("claude cli", False, outcome["detail"], "run `npm ci` in the project (it "
                        "installs the pinned CLI), or set CLAUDE_PATH to the claude executable")
-    version, pinned = outcome["version"], pinned_version()
-    if pinned and version.split()[0] != pinned:
-        return Finding("claude cli", False, f"{executable} is {version}, package.json pins "
-                       f"{pinned}", "run `npm ci` and set CLAUDE_PATH to node_modules/.bin/claude")
-    return Finding("claude cli", True, f"{executable}, version {version}")
-
-
-def pinned_version() -> str | None:
-    """Read the CLI version that package.json pins, if the project's package.json is here."""
-    try:
-        return json.loads(PACKAGE_JSON.read_text())["dependencies"][CLI_PACKAGE]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    version, support = outcome["version"], versions.support()
+    verdict = support.verdict(version) if support else versions.PINNED
+    if verdict == versions.PINNED:
+        return Finding("claude cli", True, f"{executable}, version {version}")
+    if verdict == versions.UNKNOWN:
+        return Finding("claude cli", False, f"{executable} answered --version with {version!r}, "
+                       "not a version number", INSTALL_PINNED)
+    span = f"package.json pins {support.pinned} and supports {support.minimum} on"
+    if verdict == versions.TOO_OLD:
+        return Finding("claude cli", False, f"{executable} is {version}, too old: {span}",
+                       INSTALL_PINNED)
+    return Finding("claude cli", True, f"{executable} is {version}, untested: {span}",
+                   f"{INSTALL_PINNED}, or run tests/cli against this CLI "
+                   "(CLAUDE_CLI_UNDER_TEST, see README.md)", warning=True)
 
 
 def check_gateway(settings: Settings, build_gateway: Callable) -> list[Finding]:

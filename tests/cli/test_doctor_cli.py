@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+from app.claude import versions
 from app.settings import SETTINGS
 from tests.cli.conftest import REAL_CLAUDE, cli_environment
 from tests.support.anthropic_standin import Text
@@ -29,7 +30,8 @@ def test_a_good_set_up_exits_0_and_names_the_pinned_cli(standin, tmp_path):
     assert len(lines) == 8 and all(line.startswith("ok       ") for line in lines)
     assert "ok       sandbox: turns run in bubblewrap, network isolated" in lines
     assert "ok       credential: from ANTHROPIC_API_KEY" in lines
-    assert f"ok       claude cli: {REAL_CLAUDE}, version 2.1.197 (Claude Code)" in lines
+    pinned = versions.support().pinned
+    assert f"ok       claude cli: {REAL_CLAUDE}, version {pinned} (Claude Code)" in lines
     assert any(line.startswith("ok       claude turn: a test turn answered in") for line in lines)
     assert len(standin.requests) >= 1  # the turn really reached the API
 
