@@ -75,9 +75,16 @@ def served_by(server, request_id: str) -> str:
     return "live" if "live=True" in line() else "cold"
 
 
-def conversation(standin) -> list:
-    """What the CLI sent in its latest agent-loop call: each message's role and texts."""
-    return [(m["role"], _texts(m["content"])) for m in standin.requests[-1]["messages"]]
+def conversation(standin, server=None) -> list:
+    """What the CLI sent in its latest agent-loop call: each message's role and texts.
+
+    The server's workspace base reads `<workspace base>`: since 2.1.332 the CLI sends its
+    working directory in a message, and the servers compared here have bases of their own.
+    """
+    base = server.env["WORKSPACE_BASE_PATH"] if server else None
+    return [(m["role"], [t.replace(base, "<workspace base>") if base else t
+                         for t in _texts(m["content"])])
+            for m in standin.requests[-1]["messages"]]
 
 
 def wait_warm(server) -> None:
@@ -91,7 +98,7 @@ def two_turns(server, standin, workspace: str) -> tuple[list, list, str]:
     session = first[-1]["session_id"]
     second, how = ask(server, prompt="Which number?", **{"session-id": session})
     assert second[-1]["result"] == "The number was 42"
-    return first, conversation(standin), how
+    return first, conversation(standin, server), how
 
 
 def test_a_warm_start_sends_what_a_cold_start_sends(live, cold, standin):
@@ -102,7 +109,7 @@ def test_a_warm_start_sends_what_a_cold_start_sends(live, cold, standin):
         standin.script(Text("Hello there"))
         events, how = ask(server, prompt="Say hello")
         assert how == name and events[-1]["result"] == "Hello there"
-        sent[name] = conversation(standin)
+        sent[name] = conversation(standin, server)
     assert sent["live"] == sent["cold"]
     assert ("user", ["Say hello"]) in sent["live"]
 

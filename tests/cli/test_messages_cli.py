@@ -139,11 +139,11 @@ def test_streamed_tool_use_carries_the_input_as_json_deltas(client, standin):
 
 
 def test_an_upstream_error_raises_the_sdk_s_own_error(client, standin):
-    standin.script(ApiError(400, "messages.0: the stand-in refuses this"))
+    standin.default_reply = ApiError(400, "messages.0: the stand-in refuses this")
     with pytest.raises(anthropic.BadRequestError, match="the stand-in refuses this") as caught:
         client.messages.create(model="claude-code", max_tokens=64, messages=[user("Fail")])
     assert caught.value.body["type"] == "error"
-    standin.script(ApiError(400, "messages.0: refused while streaming"))
+    standin.default_reply = ApiError(400, "messages.0: refused while streaming")
     with pytest.raises(anthropic.APIStatusError, match="refused while streaming"):
         with client.messages.stream(model="claude-code", max_tokens=64,
                                     messages=[user("Fail streaming")]) as stream:

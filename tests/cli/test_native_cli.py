@@ -74,7 +74,7 @@ def test_unknown_session_is_404(gateway):
 
 
 def test_api_error_surfaces_as_an_error_result(gateway, standin):
-    standin.script(ApiError(400, "messages.0: something is invalid"))
+    standin.default_reply = ApiError(400, "messages.0: something is invalid")
     events = ask(gateway, prompt="Trigger an error")
     result = events[-1]
     assert result["type"] == "result" and result["is_error"] is True

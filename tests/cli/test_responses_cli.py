@@ -156,10 +156,10 @@ def test_streamed_function_call_arguments_arrive_as_deltas(client, standin):
 
 
 def test_an_upstream_error_is_the_sdk_s_error_or_a_failed_response(client, standin):
-    standin.script(ApiError(400, "messages.0: the stand-in refuses this"))
+    standin.default_reply = ApiError(400, "messages.0: the stand-in refuses this")
     with pytest.raises(openai.BadRequestError, match="the stand-in refuses this"):
         client.responses.create(model="claude-code", input="Fail")
-    standin.script(ApiError(400, "messages.0: refused while streaming"))
+    standin.default_reply = ApiError(400, "messages.0: refused while streaming")
     events = list(client.responses.create(model="claude-code", input="Fail", stream=True))
     assert events[-1].type == "response.failed"
     assert "refused while streaming" in events[-1].response.error.message

@@ -3,7 +3,7 @@
 Tests have no network, so the CLI is pointed here with ANTHROPIC_BASE_URL. A test
 scripts the model's replies in order; the CLI runs its real agent loop (tools
 included) against them, and the test reads back what the CLI sent. Stdlib only.
-Observed against CLI 2.1.197; see is_side_call() for what is not the agent loop.
+Observed against CLI 2.1.197 and 2.1.332; see is_side_call() for what is not the agent loop.
 """
 from __future__ import annotations
 
@@ -38,7 +38,12 @@ class ToolUse:
 
 @dataclass(frozen=True)
 class ApiError:
-    """An HTTP error with Anthropic's error JSON. The CLI retries 5xx/529/429, each retry is a new call."""
+    """An HTTP error with Anthropic's error JSON. The CLI retries 5xx/529/429, each retry is a new call.
+
+    2.1.332 also sends a request the API refused with 400 again, up to five times, with
+    features turned off (a beta header, thinking.display, deferred tools). The real API
+    refuses the same request every time: make a 400 `default_reply` to refuse the turn.
+    """
     status: int
     message: str
     error_type: str | None = None  # derived from the status when not given
