@@ -1,5 +1,11 @@
-"""The real pinned Claude Code CLI behind a real gunicorn, talking to the stand-in API."""
+"""The real Claude Code CLI behind a real gunicorn, talking to the stand-in API.
 
+The CLI is the pinned one npm installs (node_modules/.bin/claude), or the one
+CLAUDE_CLI_UNDER_TEST names, to check another version before moving the pin.
+"""
+
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -7,7 +13,21 @@ import pytest
 from tests.support.anthropic_standin import AnthropicStandIn
 from tests.support.server import ROOT, GatewayServer
 
-REAL_CLAUDE = ROOT / "node_modules" / ".bin" / "claude"
+REAL_CLAUDE = Path(os.environ.get("CLAUDE_CLI_UNDER_TEST")
+                   or ROOT / "node_modules" / ".bin" / "claude").absolute()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cli_version() -> str:
+    """What the CLI under test answers to --version; if it does not run, every test here says so."""
+    try:
+        done = subprocess.run([REAL_CLAUDE, "--version"], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.fail(f"the CLI under test, {REAL_CLAUDE}, does not run: {exc}")
+    if done.returncode != 0:
+        pytest.fail(f"{REAL_CLAUDE} --version exited {done.returncode}: {done.stderr[-500:]}")
+    return done.stdout.strip()
 
 
 @pytest.fixture(scope="session")
