@@ -12,6 +12,7 @@ from flask import Flask, g, request
 from loguru import logger
 
 from app import access, auth, capture, commands, cors, errors, health, logs, mcp, requestlog
+from app.claude.command import load_operator_settings
 from app.gateway import Gateway
 from app.gateway import current as current_gateway
 from app.settings import SettingsError, load_settings
@@ -34,6 +35,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         mcp_servers = mcp.load_servers(settings.mcp_config_path)
     except ValueError as exc:
         raise SettingsError(f"MCP_CONFIG_PATH is invalid: {exc}") from None
+    try:
+        operator_settings = load_operator_settings(settings.claude_settings_path)
+    except ValueError as exc:
+        raise SettingsError(f"CLAUDE_SETTINGS_PATH is invalid: {exc}") from None
     logs.configure(settings.log_level, settings.log_format)
 
     app = Flask(__name__)
@@ -43,7 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # a test passes only the gateway's settings.
     app.extensions["gateway"] = Gateway.build(
         settings, mcp_servers, environ if test_config is None else ChainMap(
-            dict(test_config), os.environ))
+            dict(test_config), os.environ), operator_settings)
     if settings.startup_check:
         health.log_startup_turn(app.extensions["gateway"].deep)
     errors.register(app)

@@ -13,7 +13,7 @@ from app.chat.conversations import ConversationStore
 from app.chat.ended import TurnEnded
 from app.claude.approvals import ApprovalBook, ApprovalDesk
 from app.claude.budget import Budget, Slot
-from app.claude.command import RunSpec
+from app.claude.command import RunSpec, cli_settings
 from app.claude.interrupts import InterruptBox
 from app.claude.locate import find_cli
 from app.claude.pool import ProcessPool
@@ -57,13 +57,16 @@ class Gateway:
     proxy: ApiProxy
     confiner: Confiner
     deep: DeepCheck
+    cli_settings: str  # the --settings of every turn (app/claude/command.py)
     on_turn_end: list[Callable[[TurnEnded], None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, mcp_servers: frozenset[str],
-              environ: Mapping[str, str] = os.environ) -> "Gateway":
+              environ: Mapping[str, str] = os.environ,
+              operator_settings: dict | None = None) -> "Gateway":
         """Wire the worker's services; `environ` holds the Anthropic settings the proxy uses
-        (ANTHROPIC_BASE_URL, the credential) and the CLI's own settings turns get."""
+        (ANTHROPIC_BASE_URL, the credential) and the CLI's own settings turns get, and
+        `operator_settings` the Claude Code settings every turn gets."""
         db = StateDB(settings.state_dir)
         for folder in ("budget/slots", "budget/queue", "budget/evict"):
             db.folder(folder)  # made again should STATE_DIR be removed
@@ -92,7 +95,8 @@ class Gateway:
         deep = DeepCheck(lambda: test_turn(holder[0], GATEWAY))
         gateway = cls(settings, db, SessionStore(db, folders), ConversationStore(db),
                       mcp_servers, budget, inbox, pool, desk, keys, usage, folders,
-                      proxy, confiner, deep, [usage.record, metrics.turn_ended])
+                      proxy, confiner, deep, cli_settings(operator_settings or {}),
+                      [usage.record, metrics.turn_ended])
         holder.append(gateway)
         pool.chores += [db.ensure, desk.tick,
                         _pruner(db, folders, settings.state_retention_days)]

@@ -82,7 +82,7 @@ def plan_turn(gateway: Gateway, options: TurnOptions, caller: Principal) -> Plan
         disallowed_tools=check_tool_rules(list(options.disallowed_tools),
                                           name("disallowed-tools")) + ceiling.denied,
         mcp_config=settings.mcp_config_path if mcp_tools else None,
-        settings_file=settings.claude_settings_path,
+        settings=gateway.cli_settings,
         permission_mode=mode,
         skip_permissions=options.skip_permissions,
         model=check_model(options.model, name("model")) if options.model

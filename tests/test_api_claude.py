@@ -151,12 +151,14 @@ def test_a_prompt_with_a_lone_surrogate_still_runs(client):
 
 
 def test_only_the_operators_settings_and_mcp_servers_load(make_app, tmp_path):
-    settings = tmp_path / "operator-settings.json"
-    settings.write_text('{"permissions": {"deny": ["WebFetch"]}}')
-    client = make_app(CLAUDE_SETTINGS_PATH=str(settings)).test_client()
+    operator = tmp_path / "operator-settings.json"
+    operator.write_text('{"permissions": {"deny": ["WebFetch"]}, "crossSessionInbound": "x"}')
+    client = make_app(CLAUDE_SETTINGS_PATH=str(operator)).test_client()
     argv = result_json(sse_events(post(client, prompt="fake:argv").get_data(as_text=True)))["argv"]
     assert "--strict-mcp-config" in argv and "--setting-sources=" in argv
-    assert f"--settings={settings}" in argv
+    settings = next(json.loads(a.split("=", 1)[1]) for a in argv if a.startswith("--settings="))
+    assert settings == {"permissions": {"deny": ["WebFetch"]},
+                        "crossSessionInbound": "refuse"}  # no messages from peers
 
 
 def test_a_new_session_is_held_while_its_first_turn_runs(make_app):

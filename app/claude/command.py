@@ -18,9 +18,14 @@ from app.errors import BadRequest
 # --strict-mcp-config: only the operator's MCP servers, never the login's or a project's.
 # --setting-sources= (none): no settings file that Claude's tools can write (a workspace's
 # .claude/settings.json, the key's own config folder) changes permissions or adds hooks;
-# the operator's settings come with --settings, read-only.
+# the operator's settings come with --settings, with the gateway's own (FIXED_SETTINGS).
 BASE_ARGS = ("-p", "--verbose", "--output-format=stream-json", "--input-format=stream-json",
              "--include-partial-messages", "--strict-mcp-config", "--setting-sources=")
+# crossSessionInbound=refuse: 2.1.332 takes user messages from any process of the same OS
+# user on /tmp/cc-socks/<pid>.sock, with no token, and runs them; every session here runs
+# as that user, so one client's Bash could otherwise prompt another client's session (a
+# sandbox's /tmp is its own, so this guards SANDBOX=off).
+FIXED_SETTINGS = {"crossSessionInbound": "refuse"}
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 _TOOL_RULE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}(\([^\x00-\x1f()]{0,512}\))?")
 _MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\[\]-]{0,127}")
@@ -38,7 +43,7 @@ class RunSpec:
     allowed_tools: tuple[str, ...] = ()
     disallowed_tools: tuple[str, ...] = ()
     mcp_config: Path | None = None
-    settings_file: Path | None = None  # the operator's Claude Code settings (--settings)
+    settings: str = json.dumps(FIXED_SETTINGS)  # --settings: the operator's, then the fixed ones
     permission_mode: str | None = None
     skip_permissions: bool = False
     model: str | None = None
@@ -51,6 +56,26 @@ class RunSpec:
     approvals: bool = False  # ask the gateway (can_use_tool) where rules do not allow a tool
     client_tools: tuple[ClientTool, ...] = ()  # functions the client serves, via the gateway
     tools: tuple[str, ...] | None = None  # the built-in tools that exist at all (None: every one)
+
+
+def load_operator_settings(path: Path | None) -> dict:
+    """The operator's Claude Code settings file (CLAUDE_SETTINGS_PATH); ValueError says why
+    it cannot be used."""
+    if path is None:
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} is not a JSON object of Claude Code settings")
+    return value
+
+
+def cli_settings(operator: dict) -> str:
+    """The --settings of every turn: the operator's settings with the fixed ones over them,
+    as compact JSON (the operator's file, never client text)."""
+    return json.dumps({**operator, **FIXED_SETTINGS}, separators=(",", ":"))
 
 
 def check_tool_rules(rules, param: str) -> tuple[str, ...]:
@@ -83,9 +108,7 @@ def build_argv(executable: str, spec: RunSpec, see: Callable[[Path | None], str 
                prompt_file: Path | None) -> list[str]:
     """Translate a run spec into the CLI's argv; `prompt_file` holds the system prompt, and
     `see` says where the CLI finds a file of the host (inside its sandbox)."""
-    argv = [executable, *BASE_ARGS]
-    if spec.settings_file is not None:
-        argv.append(f"--settings={see(spec.settings_file)}")
+    argv = [executable, *BASE_ARGS, f"--settings={spec.settings}"]
     if spec.resume:
         argv.append(f"--resume={spec.resume}")
         if spec.fork_at:

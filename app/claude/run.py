@@ -67,8 +67,7 @@ def launch(executable: str | None, spec: RunSpec, confinement: Confinement, kill
                                  "CLAUDE_PATH.")
     prompt_file = _write_temp(spec.system_prompt) if spec.system_prompt else None
     cleanup = [lambda: prompt_file.unlink(missing_ok=True)] if prompt_file else []
-    files = tuple(path for path in (prompt_file, spec.mcp_config, spec.settings_file)
-                  if path is not None)
+    files = tuple(path for path in (prompt_file, spec.mcp_config) if path is not None)
     tools = ClientToolServer(spec.client_tools) if spec.client_tools else None
     try:
         argv = build_argv(confinement.executable(executable), spec, confinement.cli_path,
