@@ -164,9 +164,18 @@ def claude_in(folder: Path) -> list[int]:
     return found
 
 
-def test_a_message_on_the_clis_own_socket_never_reaches_claude(live, standin):
+@pytest.fixture(scope="module")
+def unconfined(standin, tmp_path_factory):
+    """Live processes without a sandbox, whose /tmp is the host's (SANDBOX=off)."""
+    yield from serve(standin, tmp_path_factory, "unconfined", WARM_POOL_SIZE="0",
+                     LIVE_IDLE_MS="600000", SANDBOX="off")
+
+
+def test_a_message_on_the_clis_own_socket_never_reaches_claude(unconfined, standin):
     """2.1.332 takes messages "from other sessions" on /tmp/cc-socks/<pid>.sock from any process
-    of the same user, such as another client's Bash tool; the gateway's sessions refuse them."""
+    of the same user, such as another client's Bash tool; the gateway's sessions refuse them.
+    (A sandbox's /tmp is its own, so there only its own processes could reach the socket.)"""
+    live = unconfined
     standin.script(Text("Noted"), Text("Still here"))
     first, _ = ask(live, prompt="Remember pineapple", workspace="socket")
     [pid] = claude_in(Path(live.env["WORKSPACE_BASE_PATH"]) / "workspace" / "socket")
