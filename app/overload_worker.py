@@ -13,6 +13,7 @@ Built on gunicorn 27.0.1's ThreadWorker (pinned in requirements.txt).
 import json
 import selectors
 import socket
+import threading
 import time
 from functools import partial
 
@@ -30,19 +31,27 @@ class OverloadAwareThreadWorker(ThreadWorker):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._in_flight = 0
+        self._in_flight = 0  # requests a thread has taken and not yet finished
+        self._counting = threading.Lock()
         self._draining: list[tuple[float, socket.socket]] = []
 
     def enqueue_req(self, conn):
-        if self._in_flight >= self.cfg.threads:
+        with self._counting:
+            busy = self._in_flight >= self.cfg.threads
+            self._in_flight += 0 if busy else 1
+        if busy:
             self._refuse(conn.sock)
             return
-        self._in_flight += 1
         super().enqueue_req(conn)
 
-    def finish_request(self, conn, fs):
-        self._in_flight -= 1
-        super().finish_request(conn, fs)
+    def handle(self, conn):
+        """Serve the request, counting its thread free as soon as it is (not when the main
+        loop next looks)."""
+        try:
+            return super().handle(conn)
+        finally:
+            with self._counting:
+                self._in_flight -= 1
 
     def murder_pending(self):
         super().murder_pending()

@@ -34,7 +34,7 @@ def config(tmp_path) -> dict:
         # The fake CLI writes its records outside any workspace: it runs unconfined, with the
         # same clean environment; the sandbox is tested with the real CLI.
         "SANDBOX": "off",
-        "SANDBOX_ENV": "FAKE_CLAUDE_RECORD",
+        "SANDBOX_ENV": "FAKE_CLAUDE_RECORD,FAKE_CLAUDE_MUTE_INITIALIZE",
     }
 
 

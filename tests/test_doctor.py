@@ -21,6 +21,7 @@ def flask(tmp_path, *args, **settings) -> subprocess.CompletedProcess:
     """Run `flask --app app ...` in a folder of its own, with only the given settings."""
     env = {k: v for k, v in os.environ.items() if k not in {s.env for s in SETTINGS}}
     env.update({"PYTHONPATH": str(ROOT), "STATE_DIR": str(tmp_path / "state"),
+                "ANTHROPIC_API_KEY": "sk-ant-test",  # the proxy's credential (the fake needs none)
                 "WORKSPACE_BASE_PATH": str(tmp_path / "ws"), "CLAUDE_PATH": str(FAKE_CLAUDE),
                 **settings})
     return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=tmp_path,
@@ -34,7 +35,7 @@ def lines(done: subprocess.CompletedProcess) -> dict[str, str]:
 
 
 def test_a_sound_set_up_passes_every_check_and_warns_of_an_untested_cli(tmp_path):
-    done = flask(tmp_path, "doctor", ANTHROPIC_API_KEY="sk-ant-test")
+    done = flask(tmp_path, "doctor")
     report = lines(done)
     assert list(report) == ["bind and keys", "mcp config", "workspace base", "state dir",
                             "claude cli", "sandbox", "credential", "claude turn"]

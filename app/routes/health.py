@@ -17,8 +17,8 @@ def show():
       security: []
       parameters:
         - {name: deep, in: query, schema: {type: string, enum: ["1", "true"]},
-           description: Also run one tiny real Claude turn (its verdict is kept a minute;
-             the answer comes within 8 s, the turn going on in the background).}
+           description: "Also run one tiny real Claude turn (its verdict is kept a minute;
+             the answer comes within 8 s, the turn going on in the background)."}
       responses:
         200:
           description: Healthy or degraded (a 503 says unhealthy, with the same body).
