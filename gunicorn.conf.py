@@ -12,7 +12,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from app import early_errors, logs
+from app import logs
+from app.web import early_errors
 from app.settings import SettingsError, is_loopback, load_settings
 
 load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
@@ -36,7 +37,7 @@ bind = f"{_settings.host}:{_settings.port}"
 # than leave a request waiting unseen (app/overload_worker.py).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 if worker_class == "gthread":
-    worker_class = "app.overload_worker.OverloadAwareThreadWorker"
+    worker_class = "app.web.overload_worker.OverloadAwareThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 # Enough threads for every process the host may run and every request its queue may hold,
 # plus room for the other endpoints: past that, requests are refused, never kept waiting.

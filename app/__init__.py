@@ -11,10 +11,13 @@ from dotenv import load_dotenv
 from flask import Flask, g, request
 from loguru import logger
 
-from app import access, auth, capture, commands, cors, errors, health, logs, mcp, requestlog
+from app import errors, logs
+from app.ops import commands, health
+from app.turns import mcp
+from app.web import access, auth, capture, cors, requestlog
 from app.claude.command import load_operator_settings
-from app.gateway import Gateway
-from app.gateway import current as current_gateway
+from app.services import Gateway
+from app.services import current as current_gateway
 from app.settings import SettingsError, load_settings
 
 PUBLIC_ENDPOINTS = {"health.show", "openapi.show", "static"}

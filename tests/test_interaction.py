@@ -8,16 +8,16 @@ import pytest
 from app.chat.conversations import context_text, fingerprint, results_text
 from app.chat.converse import _yes_no
 from app.chat.message import Message, ToolCall
-from app.chat.pauses import PauseWatch
+from app.turns.pauses import PauseWatch
 from app.claude.approvals import Approval, ApprovalBook, ApprovalDesk, allow, deny
 from app.claude.client_tools import ClientTool, ClientToolServer
 from app.claude.events import Event
 from app.errors import Conflict, NotFound
 from app.chat.answer import gather_calls
-from app.openai.format import call_entries, completion
-from app.openai.request import parse_chat
+from app.surfaces.openai.format import call_entries, completion
+from app.surfaces.openai.request import parse_chat
 from app.chat.translate import Delta, Translator, question
-from app.state import StateDB
+from app.shared.state import StateDB
 
 WEATHER = ClientTool("get_weather", "The weather in a city",
                      '{"type":"object","properties":{"city":{"type":"string"}}}')

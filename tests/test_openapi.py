@@ -6,7 +6,8 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
-from app import PUBLIC_ENDPOINTS, openapi
+from app import PUBLIC_ENDPOINTS
+from app.web import openapi
 
 KEY = "k" * 24
 OPERATIONS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}

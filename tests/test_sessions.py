@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.claude import transcripts
-from app.keys import digest
+from app.shared.keys import digest
 from tests.conftest import result_json
 from tests.test_faults import wait_until
 from tests.test_chat import answer_of, chat, session_of, user

@@ -9,10 +9,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from app.key_folders import KeyFolders
-from app.keys import KeyStore
-from app.retention import prune_files
-from app.state import FileLock, StateDB
+from app.shared.key_folders import KeyFolders
+from app.shared.keys import KeyStore
+from app.shared.retention import prune_files
+from app.shared.state import FileLock, StateDB
 
 
 def remove(folder: str) -> None:

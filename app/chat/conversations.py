@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from app.chat import options as opts
 from app.chat.message import Message, ToolCall
-from app.state import StateDB
+from app.shared.state import StateDB
 
 
 def fingerprint(messages: list[Message], scope: str) -> str:

@@ -14,14 +14,14 @@ from app.chat.conversations import (Continuation, Point, context_text, continue_
 from app.chat.message import Message
 from app.chat.models import resolve_model
 from app.chat.options import split_options
-from app.chat.turn import Turn
+from app.turns.turn import Turn
 from app.claude import approvals
 from app.claude.client_tools import ClientTool
 from app.claude.pool import Parked
 from app.errors import BadRequest, NotFound
-from app.gateway import Gateway
-from app.keys import Principal
-from app.chat.turn_options import TurnOptions
+from app.services import Gateway
+from app.shared.keys import Principal
+from app.turns.options import TurnOptions
 
 ANSWERS = ("yes", "no", "always")
 SPELLINGS = {"header": "X-Session-Id", "previous": "previous_response_id"}  # for errors

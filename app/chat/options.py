@@ -11,8 +11,8 @@ import json
 import re
 import uuid
 
-from app import workspaces
-from app.chat.turn_options import (BY_KEY, CHOICE, COUNT, FLAG, LIST, MAX_TURNS_LIMIT, SESSION,
+from app.turns import workspaces
+from app.turns.options import (BY_KEY, CHOICE, COUNT, FLAG, LIST, MAX_TURNS_LIMIT, SESSION,
                                    TURN_OPTIONS, WORKSPACE)
 from app.errors import BadRequest
 

@@ -21,7 +21,7 @@ from app import metrics
 from app.claude.budget import pid_alive
 from app.claude.process import LiveProcess
 from app.errors import Conflict, NotFound
-from app.state import StateDB
+from app.shared.state import StateDB
 
 PENDING, ANSWERED, EXPIRED = "pending", "answered", "expired"
 

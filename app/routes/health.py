@@ -2,8 +2,8 @@
 
 from flask import Blueprint, jsonify, request
 
-from app import health
-from app.gateway import current
+from app.ops import health
+from app.services import current
 
 bp = Blueprint("health", __name__, url_prefix="/health")
 DEEP_WAIT_SECONDS = 8.0  # a load balancer gives up after 5 to 10 s

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, jsonify
 
-from app.gateway import current
+from app.services import current
 from app.chat import models
 from app.errors import ApiError, NotFound
 

@@ -7,7 +7,7 @@ client generators fetch it before they are given a key.
 
 from flask import Blueprint, current_app, jsonify
 
-from app import openapi
+from app.web import openapi
 
 bp = Blueprint("openapi", __name__, url_prefix="/openapi.json")
 

@@ -2,11 +2,12 @@
 
 from flask import Blueprint, jsonify, request
 
-from app import session_list, session_ops
-from app.auth import principal
-from app.bodies import validate
-from app.gateway import current
-from app.schemas import sessions_query
+from app.shared import session_list
+from app.turns import session_ops
+from app.web.auth import principal
+from app.web.bodies import validate
+from app.services import current
+from app.web.schemas import sessions_query
 
 bp = Blueprint("sessions", __name__, url_prefix="/api/claude/sessions")
 

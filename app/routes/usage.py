@@ -2,8 +2,8 @@
 
 from flask import Blueprint, jsonify
 
-from app.auth import principal
-from app.gateway import current
+from app.web.auth import principal
+from app.services import current
 
 bp = Blueprint("usage", __name__, url_prefix="/api/usage")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.keys import KeyStore
-from app.state import StateDB
+from app.shared.keys import KeyStore
+from app.shared.state import StateDB
 from tests.cli.test_live_cli import start_server
 from tests.support.anthropic_standin import Text
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.key_folders import KeyFolders
-from app.keys import KeyStore
-from app.state import StateDB
+from app.shared.key_folders import KeyFolders
+from app.shared.keys import KeyStore
+from app.shared.state import StateDB
 from tests.cli.test_live_cli import KEY, start_server
 from tests.support.anthropic_standin import Text, ToolUse
 from tests.support.server import ROOT

@@ -10,7 +10,7 @@ import pytest
 import requests
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
-from app.keys import operator_key
+from app.shared.keys import operator_key
 from tests.cli.test_approvals_cli import answer, stream_turn, workspace, write_turn
 from tests.cli.test_live_cli import AUTH, KEY, start_server
 from tests.test_faults import wait_until

@@ -4,8 +4,8 @@ as a model that reads the CLI's system prompt would."""
 
 from pathlib import Path
 
-from app.keys import digest
-from app.key_folders import KeyFolders
+from app.shared.keys import digest
+from app.shared.key_folders import KeyFolders
 
 INSIDE = Path("/workspace")
 

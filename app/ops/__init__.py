@@ -1,0 +1,1 @@
+"""The operator's tools: health checks, doctor and the flask commands."""

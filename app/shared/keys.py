@@ -1,0 +1,153 @@
+"""API keys: who a request is, what it may do and how much it may spend.
+
+Keys made with `flask keys create` live in STATE_DIR, stored as their SHA-256 (a key is
+32 random bytes, so a plain hash cannot be reversed), each with a name, scopes and
+limits. The operator's API_KEY / API_KEYS keep working as keys with every scope and no
+limits. A managed key's sessions, usage and folders belong to its id, made with the key:
+`keys rotate` keeps them, while a key made again under a revoked name starts afresh.
+"""
+
+import hashlib
+import json
+import re
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from app.shared.state import StateDB
+
+SCOPES = ("chat", "workspace:<name>", "workspace:*", "tool:<name>", "tool:*",
+          "skip-permissions", "approvals", "sessions", "metrics", "admin")
+DEFAULT_SCOPES = ("chat", "tool:*", "approvals", "sessions")
+SHARED_WORKSPACE = "shared"  # the shared workspace's name in a `workspace:` scope
+KEY_PREFIX = "ccg-"
+KEY_BYTES = 32
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def digest(key: str | None) -> str:
+    """The hash that stands for a key wherever one is kept or logged: never the key."""
+    return hashlib.sha256((key or "").encode()).hexdigest()
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A caller: a name for usage and metrics, the owner its sessions are kept under, what
+    it may do, and its limits (None: none)."""
+    name: str
+    owner: str
+    scopes: frozenset[str]
+    rpm: int | None = None
+    daily_tokens: int | None = None
+    daily_usd: float | None = None
+    capture: bool = False
+
+    def allows(self, scope: str) -> bool:
+        """Whether the key holds the scope (admin holds every one)."""
+        if "admin" in self.scopes or scope in self.scopes:
+            return True
+        kind, _, _ = scope.partition(":")
+        return kind in ("workspace", "tool") and f"{kind}:*" in self.scopes
+
+
+def operator_key(key: str | None) -> Principal:
+    """A key from API_KEY / API_KEYS (or no key on a keyless loopback server): every scope."""
+    owner = digest(key)
+    return Principal("env:" + owner[:8] if key else "anonymous", owner, frozenset({"admin"}))
+
+
+def check_scopes(scopes: list[str]) -> tuple[str, ...]:
+    """Scopes as given to `keys create`, checked against the known ones."""
+    for scope in scopes:
+        kind, _, name = scope.partition(":")
+        known = scope in SCOPES or (kind in ("workspace", "tool") and _NAME.fullmatch(name))
+        if not known or scope in ("workspace:<name>", "tool:<name>"):
+            raise ValueError(f"unknown scope {scope!r}: use {', '.join(SCOPES)}")
+    return tuple(dict.fromkeys(scopes))
+
+
+class KeyStore:
+    """The managed keys, in STATE_DIR's SQLite, shared by every worker."""
+
+    def __init__(self, db: StateDB):
+        self.db = db
+
+    def create(self, name: str, scopes=DEFAULT_SCOPES, rpm: int | None = None,
+               daily_tokens: int | None = None, daily_usd: float | None = None,
+               capture: bool = False) -> str:
+        """Make a key and return it: the only time it is ever shown."""
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"invalid key name {name!r}: use 1 to 64 letters, digits, '.', "
+                             "'_' or '-'")
+        key = new_key()
+        try:
+            with self.db.connect() as db:  # a revoked name may be made again, as a new key
+                db.execute("DELETE FROM api_keys WHERE name = ? AND revoked_at IS NOT NULL",
+                           (name,))
+                db.execute("INSERT INTO api_keys (name, hash, scopes, rpm, daily_tokens, "
+                           "daily_usd, capture, created_at, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                           "?)", (name, digest(key), json.dumps(check_scopes(list(scopes))), rpm,
+                                  daily_tokens, daily_usd, int(capture), time.time(),
+                                  secrets.token_hex(16)))
+        except sqlite3.IntegrityError:
+            raise ValueError(f"an active key named {name!r} exists: rotate it, or revoke it "
+                             "first") from None
+        return key
+
+    def rotate(self, name: str) -> str:
+        """Give the named key a new secret (the old one stops working); return it."""
+        key = new_key()
+        with self.db.connect() as db:
+            changed = db.execute("UPDATE api_keys SET hash = ? WHERE name = ? AND revoked_at "
+                                 "IS NULL", (digest(key), name)).rowcount
+        if not changed:
+            raise ValueError(f"no active key named {name!r}")
+        return key
+
+    def set_capture(self, name: str, on: bool) -> None:
+        """Turn the key's debug capture on or off."""
+        with self.db.connect() as db:
+            changed = db.execute("UPDATE api_keys SET capture = ? WHERE name = ? AND "
+                                 "revoked_at IS NULL", (int(on), name)).rowcount
+        if not changed:
+            raise ValueError(f"no active key named {name!r}")
+
+    def revoke(self, name: str) -> None:
+        with self.db.connect() as db:
+            changed = db.execute("UPDATE api_keys SET revoked_at = ? WHERE name = ? AND "
+                                 "revoked_at IS NULL", (time.time(), name)).rowcount
+        if not changed:
+            raise ValueError(f"no active key named {name!r}")
+
+    def any_active(self) -> bool:
+        """Whether any managed key works (then every request needs a key). Once one has been
+        seen, the database is sealed: should it go, requests fail rather than go keyless."""
+        with self.db.connect() as db:
+            found = db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
+        self.db.sealed |= found
+        return found
+
+    def rows(self) -> list[dict]:
+        """Every key, revoked ones too, without its hash."""
+        with self.db.connect() as db:
+            found = db.execute("SELECT name, scopes, rpm, daily_tokens, daily_usd, capture, "
+                               "created_at, revoked_at FROM api_keys ORDER BY name").fetchall()
+        return [{"name": r[0], "scopes": json.loads(r[1]), "rpm": r[2], "daily_tokens": r[3],
+                 "daily_usd": r[4], "capture": bool(r[5]), "created_at": r[6],
+                 "revoked_at": r[7]} for r in found]
+
+    def find(self, key: str) -> Principal | None:
+        """The active managed key a client presented, or None."""
+        with self.db.connect() as db:
+            row = db.execute("SELECT name, scopes, rpm, daily_tokens, daily_usd, capture, id "
+                             "FROM api_keys WHERE hash = ? AND revoked_at IS NULL",
+                             (digest(key),)).fetchone()
+        if row is None:
+            return None
+        return Principal(row[0], row[6], frozenset(json.loads(row[1])), row[2], row[3], row[4],
+                         bool(row[5]))

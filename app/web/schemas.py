@@ -1,0 +1,101 @@
+"""Request schemas, one instance each at module level."""
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from app.turns.options import (CHOICE, COUNT, FLAG, LIST, MAX_TURNS_LIMIT, TURN_OPTIONS,
+                                   TurnOption)
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: "false" or 0 is a type error, not a guess."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def _turn_field(option: TurnOption) -> fields.Field:
+    """The body field of one turn option, checked as its kind requires."""
+    name = {"data_key": option.key}
+    if option.kind == LIST:
+        return fields.List(fields.String(), load_default=list, **name)
+    if option.kind == FLAG:
+        return StrictBoolean(load_default=False, **name)
+    if option.kind == COUNT:
+        return fields.Integer(load_default=None, allow_none=True, strict=True,
+                              validate=validate.Range(min=1, max=MAX_TURNS_LIMIT), **name)
+    checks = {"validate": validate.OneOf(option.choices)} if option.kind == CHOICE else {}
+    return fields.String(load_default=None, allow_none=True, **checks, **name)
+
+
+TurnFields = Schema.from_dict({option.attr: _turn_field(option) for option in TURN_OPTIONS
+                               if option.native}, name="TurnFields")
+
+
+class ClaudeRequest(TurnFields):
+    """The body of `POST /api/claude`: a prompt and the turn options; kebab-case keys,
+    snake_case also accepted."""
+
+    class Meta:
+        unknown = RAISE
+
+    prompt = fields.String(required=True)
+    stream = StrictBoolean(load_default=True)
+    approvals = StrictBoolean(load_default=False)  # ask the client where rules allow no tool
+
+    @pre_load
+    def accept_snake_case(self, data, **kwargs):
+        """Map `session_id` to `session-id` (and so on), refusing both spellings at once."""
+        if not isinstance(data, dict):
+            return data
+        renamed = dict(data)
+        for key in data:
+            if "_" in key:
+                kebab = key.replace("_", "-")
+                if kebab in data:
+                    raise ValidationError(f"Give either {key!r} or {kebab!r}, not both.", kebab)
+                if kebab in self.load_fields or any(
+                        f.data_key == kebab for f in self.load_fields.values()):
+                    renamed[kebab] = renamed.pop(key)
+        return renamed
+
+    @pre_load
+    def require_text_prompt(self, data, **kwargs):
+        """An empty or blank prompt asks nothing; say so instead of running Claude."""
+        if isinstance(data, dict) and isinstance(data.get("prompt"), str) \
+                and not data["prompt"].strip():
+            raise ValidationError("The prompt is empty.", "prompt")
+        return data
+
+
+claude_request = ClaudeRequest()
+
+
+class PermissionAnswer(Schema):
+    """The body of `POST /api/claude/permissions/<request_id>`: allow (maybe with changed
+    input) or deny (maybe saying why)."""
+
+    class Meta:
+        unknown = RAISE
+
+    behavior = fields.String(required=True, validate=validate.OneOf(("allow", "deny")))
+    updated_input = fields.Dict(load_default=None, allow_none=True, data_key="updated_input")
+    message = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=4000))
+
+
+permission_answer = PermissionAnswer()
+
+
+class SessionsQuery(Schema):
+    """The query string of `GET /api/claude/sessions`: a page size and where the page starts."""
+
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(load_default=20, strict=False, validate=validate.Range(min=1, max=100))
+    after = fields.UUID(load_default=None)  # the last session id of the previous page
+
+
+sessions_query = SessionsQuery()
