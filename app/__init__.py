@@ -11,14 +11,14 @@ from dotenv import load_dotenv
 from flask import Flask, g, request
 from loguru import logger
 
-from app import errors, logs
-from app.ops import commands, health
+from app import commands, errors, logs
+from app.claude.command import load_operator_settings
+from app.ops import health
+from app.settings import SettingsError, load_settings
 from app.turns import mcp
 from app.web import access, auth, capture, cors, requestlog
-from app.claude.command import load_operator_settings
-from app.services import Gateway
-from app.services import current as current_gateway
-from app.settings import SettingsError, load_settings
+from app.web.context import current as current_gateway
+from app.wiring import build_gateway
 
 PUBLIC_ENDPOINTS = {"health.show", "openapi.show", "static"}
 METRICS_ENDPOINT = "metrics.show"  # public too when METRICS_PUBLIC is on
@@ -49,7 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     # The CLI's own settings and the Anthropic ones also come from the real environment when
     # a test passes only the gateway's settings.
-    app.extensions["gateway"] = Gateway.build(
+    app.extensions["gateway"] = build_gateway(
         settings, mcp_servers, environ if test_config is None else ChainMap(
             dict(test_config), os.environ), operator_settings)
     if settings.startup_check:
@@ -81,8 +81,18 @@ def _require_keys(app: Flask, keys: tuple[str, ...], public: set[str]) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.routes import (chat, claude, health, messages, metrics, models, openapi,
-                            responses, sessions, usage)
+    from app.routes import (
+        chat,
+        claude,
+        health,
+        messages,
+        metrics,
+        models,
+        openapi,
+        responses,
+        sessions,
+        usage,
+    )
     for module in (claude, chat, models, health, openapi, messages, sessions, responses, usage,
                    metrics):
         app.register_blueprint(module.bp)

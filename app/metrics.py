@@ -137,7 +137,11 @@ def approval_settled(outcome: str) -> None:
 def exposition(counts: Callable[[], dict]) -> tuple[bytes, str]:
     """Every metric as Prometheus text, and its content type: all workers' samples, and the
     host's processes as `counts()` (the budget's) reports them now."""
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        CollectorRegistry,
+        generate_latest,
+    )
     registry = CollectorRegistry()
     if folder() is not None:
         registry.register(_Workers(folder()))

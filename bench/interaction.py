@@ -42,8 +42,15 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.live import (REQUEST_SECONDS, SETTLE_SECONDS, Harness, alive,  # noqa: E402
-                        bare_sample, claude_pids, percentile)
+from bench.live import (  # noqa: E402
+    REQUEST_SECONDS,
+    SETTLE_SECONDS,
+    Harness,
+    alive,
+    bare_sample,
+    claude_pids,
+    percentile,
+)
 from tests.cli.conftest import REAL_CLAUDE, cli_environment  # noqa: E402
 from tests.support.anthropic_standin import AnthropicStandIn, Text, ToolUse  # noqa: E402
 from tests.support.server import GatewayServer  # noqa: E402

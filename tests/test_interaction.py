@@ -5,19 +5,19 @@ import json
 
 import pytest
 
+from app.chat.answer import gather_calls
 from app.chat.conversations import context_text, fingerprint, results_text
 from app.chat.converse import _yes_no
 from app.chat.message import Message, ToolCall
-from app.turns.pauses import PauseWatch
+from app.chat.translate import Delta, Translator, question
 from app.claude.approvals import Approval, ApprovalBook, ApprovalDesk, allow, deny
 from app.claude.client_tools import ClientTool, ClientToolServer
 from app.claude.events import Event
 from app.errors import Conflict, NotFound
-from app.chat.answer import gather_calls
+from app.shared.state import StateDB
 from app.surfaces.openai.format import call_entries, completion
 from app.surfaces.openai.request import parse_chat
-from app.chat.translate import Delta, Translator, question
-from app.shared.state import StateDB
+from app.turns.pauses import PauseWatch
 
 WEATHER = ClientTool("get_weather", "The weather in a city",
                      '{"type":"object","properties":{"city":{"type":"string"}}}')

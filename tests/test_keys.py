@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.ops.key_commands import keys_group
+from app.key_commands import keys_group
 from app.proxy.prices import CallUsage
 from tests.test_live import record  # noqa: F401 (a fixture)
 

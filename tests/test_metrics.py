@@ -7,8 +7,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import metrics
-from app.proxy.prices import CallUsage
 from app.claude.approvals import ApprovalBook, ApprovalDesk, allow, deny
+from app.proxy.prices import CallUsage
 from app.shared.state import StateDB
 from tests.test_faults import wait_until
 from tests.test_interaction import WRITE_ASK, FakeProcess

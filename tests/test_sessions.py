@@ -10,8 +10,8 @@ import pytest
 from app.claude import transcripts
 from app.shared.keys import digest
 from tests.conftest import result_json
-from tests.test_faults import wait_until
 from tests.test_chat import answer_of, chat, session_of, user
+from tests.test_faults import wait_until
 from tests.test_live import LIVE, ask, open_stream, processes
 
 KEYS = {"API_KEYS": "key-alice-0001,key-bob-0002"}

@@ -16,10 +16,10 @@ from app.chat.converse import ChatAsk, start_chat_turn
 from app.chat.message import Message, ToolCall
 from app.chat.results import result_error
 from app.chat.translate import Delta, Translator
-from app.turns.turn import Turn
 from app.claude.events import KeepAlive
 from app.errors import ApiError
 from app.services import Gateway
+from app.turns.turn import Turn
 
 # Why an answer ended, in the core's words; each surface names them its own way.
 END, CALLS, QUESTION, LENGTH = "end", "calls", "question", "length"

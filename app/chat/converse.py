@@ -9,12 +9,16 @@ render what the returned `ChatTurn` streams.
 import re
 from dataclasses import dataclass, replace
 
-from app.chat.conversations import (Continuation, Point, context_text, continue_conversation,
-                                    results_text)
+from app.chat.conversations import (
+    Continuation,
+    Point,
+    context_text,
+    continue_conversation,
+    results_text,
+)
 from app.chat.message import Message
 from app.chat.models import resolve_model
 from app.chat.options import split_options
-from app.turns.turn import Turn
 from app.claude import approvals
 from app.claude.client_tools import ClientTool
 from app.claude.pool import Parked
@@ -22,6 +26,7 @@ from app.errors import BadRequest, NotFound
 from app.services import Gateway
 from app.shared.keys import Principal
 from app.turns.options import TurnOptions
+from app.turns.turn import Turn
 
 ANSWERS = ("yes", "no", "always")
 SPELLINGS = {"header": "X-Session-Id", "previous": "previous_response_id"}  # for errors

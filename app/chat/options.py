@@ -11,10 +11,19 @@ import json
 import re
 import uuid
 
-from app.turns import workspaces
-from app.turns.options import (BY_KEY, CHOICE, COUNT, FLAG, LIST, MAX_TURNS_LIMIT, SESSION,
-                                   TURN_OPTIONS, WORKSPACE)
 from app.errors import BadRequest
+from app.turns import workspaces
+from app.turns.options import (
+    BY_KEY,
+    CHOICE,
+    COUNT,
+    FLAG,
+    LIST,
+    MAX_TURNS_LIMIT,
+    SESSION,
+    TURN_OPTIONS,
+    WORKSPACE,
+)
 
 KEYS = tuple(option.key for option in TURN_OPTIONS)
 HEADER_PREFIX = "[claude-code] "

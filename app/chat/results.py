@@ -3,7 +3,13 @@
 Every surface uses the same mapping and renders the error in its own shape.
 """
 
-from app.errors import ApiError, BadGateway, GatewayTimeout, TooManyRequests, UpstreamRejected
+from app.errors import (
+    ApiError,
+    BadGateway,
+    GatewayTimeout,
+    TooManyRequests,
+    UpstreamRejected,
+)
 from app.shared.usage import seconds_to_midnight
 
 BUDGET_REFUSED = 402  # the gateway's API proxy refused a call: the key's day is spent

@@ -23,7 +23,6 @@ from app.claude.process import LiveProcess
 from app.errors import ServiceUnavailable
 
 
-
 @dataclass(frozen=True)
 class Limits:
     """How long a turn may last and stay silent, and how stops escalate (seconds)."""

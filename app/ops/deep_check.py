@@ -77,9 +77,8 @@ class DeepCheck:
         done.set()
 
 
-def test_turn(gateway, caller) -> dict:
-    """Run the tiny turn for `caller` (the gateway's own key) and say what it showed."""
-    spec = gateway.default_spec(caller)
+def test_turn(gateway, spec, caller) -> dict:
+    """Run the tiny turn `spec` for `caller` (the gateway's own key); say what it showed."""
     if spec is None:
         return {"status": "warn", "detail": "not checked: the workspace base is not usable"}
     slot = _make_room(gateway)

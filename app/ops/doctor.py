@@ -10,13 +10,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from app.ops import health
-from app.turns import mcp
 from app.claude import versions
 from app.claude.locate import find_cli
+from app.ops import health
 from app.ops.deep_check import TURN_SECONDS
 from app.settings import Settings, SettingsError, load_settings, read_settings
 from app.shared.state import StateDB
+from app.turns import mcp
 
 MIN_KEY_LENGTH = 16
 GEN_KEY = "`flask --app app gen-key` makes one"

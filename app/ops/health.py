@@ -8,9 +8,9 @@ from pathlib import Path
 
 from loguru import logger
 
-from app.turns import mcp
 from app.claude.locate import find_cli
 from app.ops.deep_check import TURN_SECONDS
+from app.turns import mcp
 
 CLI_CACHE_SECONDS = 30.0
 CLI_TIMEOUT_SECONDS = 10.0

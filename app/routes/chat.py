@@ -2,14 +2,14 @@
 
 from flask import Blueprint, request
 
-from app.web.auth import principal
-from app.web.bodies import read_json
 from app.chat.answer import open_answer
 from app.chat.converse import ChatAsk
-from app.web.chat_http import answer_headers, display_header, respond, session_header
-from app.services import current
 from app.surfaces.openai.reply import ChatReply
 from app.surfaces.openai.request import parse_chat
+from app.web.auth import principal
+from app.web.bodies import read_json
+from app.web.chat_http import answer_headers, display_header, respond, session_header
+from app.web.context import current
 
 bp = Blueprint("chat", __name__, url_prefix="/v1")
 

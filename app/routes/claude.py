@@ -4,19 +4,19 @@ answers to the permission questions of running turns."""
 from flask import Blueprint, jsonify, request
 from loguru import logger
 
-from app.web import requestlog, sse
-from app.web.auth import principal
-from app.web.bodies import load_json
-from app.turns.turn import Turn
-from app.web.chat_http import watch_events
 from app.claude import approvals
 from app.claude.command import check_session_id
 from app.claude.events import KeepAlive, error_result
-from app.web.disconnect import watcher
 from app.errors import Conflict, NotFound
-from app.services import current
-from app.web.native import collect_result, result_status
 from app.turns.options import TurnOptions
+from app.turns.turn import Turn
+from app.web import requestlog, sse
+from app.web.auth import principal
+from app.web.bodies import load_json
+from app.web.chat_http import watch_events
+from app.web.context import current
+from app.web.disconnect import watcher
+from app.web.native import collect_result, result_status
 from app.web.schemas import claude_request, permission_answer
 
 bp = Blueprint("claude", __name__, url_prefix="/api/claude")

@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify, request
 
 from app.ops import health
-from app.services import current
+from app.web.context import current
 
 bp = Blueprint("health", __name__, url_prefix="/health")
 DEEP_WAIT_SECONDS = 8.0  # a load balancer gives up after 5 to 10 s

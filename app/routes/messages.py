@@ -4,16 +4,16 @@
 from flask import Blueprint, jsonify, request
 
 from app import errors
+from app.chat.answer import open_answer
+from app.chat.converse import ChatAsk
+from app.chat.tokens import estimate
 from app.surfaces.anthropic import errors as anthropic_errors
 from app.surfaces.anthropic.reply import MessagesReply
 from app.surfaces.anthropic.request import parse_messages
 from app.web.auth import principal
 from app.web.bodies import read_json
-from app.chat.answer import open_answer
-from app.chat.converse import ChatAsk
-from app.chat.tokens import estimate
 from app.web.chat_http import answer_headers, display_header, respond, session_header
-from app.services import current
+from app.web.context import current
 
 bp = Blueprint("messages", __name__, url_prefix="/v1/messages")
 errors.register(bp, anthropic_errors.body)

@@ -4,7 +4,7 @@
 from flask import Blueprint, Response
 
 from app import metrics
-from app.services import current
+from app.web.context import current
 
 bp = Blueprint("metrics", __name__, url_prefix="/metrics")
 

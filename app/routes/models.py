@@ -2,9 +2,9 @@
 
 from flask import Blueprint, jsonify
 
-from app.services import current
 from app.chat import models
 from app.errors import ApiError, NotFound
+from app.web.context import current
 
 bp = Blueprint("models", __name__, url_prefix="/v1/models")
 CREATED = 1735689600  # a fixed date: these names do not change between requests

@@ -3,15 +3,15 @@
 
 from flask import Blueprint, request
 
-from app.web.auth import principal
-from app.web.bodies import read_json
 from app.chat.answer import open_answer
 from app.chat.converse import ChatAsk
-from app.web.chat_http import answer_headers, display_header, respond, session_header
-from app.services import current
 from app.surfaces.responses import stored
 from app.surfaces.responses.reply import ResponsesReply
 from app.surfaces.responses.request import parse_responses
+from app.web.auth import principal
+from app.web.bodies import read_json
+from app.web.chat_http import answer_headers, display_header, respond, session_header
+from app.web.context import current
 
 bp = Blueprint("responses", __name__, url_prefix="/v1")
 

@@ -6,7 +6,7 @@ from app.shared import session_list
 from app.turns import session_ops
 from app.web.auth import principal
 from app.web.bodies import validate
-from app.services import current
+from app.web.context import current
 from app.web.schemas import sessions_query
 
 bp = Blueprint("sessions", __name__, url_prefix="/api/claude/sessions")

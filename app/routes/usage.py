@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify
 
 from app.web.auth import principal
-from app.services import current
+from app.web.context import current
 
 bp = Blueprint("usage", __name__, url_prefix="/api/usage")
 

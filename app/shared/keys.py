@@ -55,6 +55,10 @@ class Principal:
         return kind in ("workspace", "tool") and f"{kind}:*" in self.scopes
 
 
+# The gateway's own turns (health checks; warm processes before a key takes them).
+GATEWAY = Principal("gateway", "gateway", frozenset({"admin"}))
+
+
 def operator_key(key: str | None) -> Principal:
     """A key from API_KEY / API_KEYS (or no key on a keyless loopback server): every scope."""
     owner = digest(key)

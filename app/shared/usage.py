@@ -13,11 +13,10 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from app.turns.ended import TurnEnded
 from app.errors import TooManyRequests
-from app.shared.keys import Principal
 from app.proxy.guard import BudgetSpent, Hold
 from app.proxy.prices import CallUsage, cost_of
+from app.shared.keys import Principal
 from app.shared.state import StateDB
 
 WINDOW_SECONDS = 60.0
@@ -43,11 +42,11 @@ class UsageLedger:
     def __init__(self, db: StateDB):
         self.db = db
 
-    def record(self, ended: TurnEnded) -> None:
+    def count_turn(self, owner: str) -> None:
         """Count a finished turn (its tokens and dollars were charged call by call)."""
         with self.db.connect() as db:
             db.execute("INSERT INTO usage (key, day, turns) VALUES (?, ?, 1) ON CONFLICT(key, "
-                       "day) DO UPDATE SET turns = turns + 1", (ended.owner, today()))
+                       "day) DO UPDATE SET turns = turns + 1", (owner, today()))
 
     def reserve(self, holder: Principal, model: str | None, body_bytes: int) -> Hold | None:
         """Hold a call's likely cost against the key's daily budget (see the module's doc)."""

@@ -7,14 +7,13 @@ one, before anything about it (its workspace) can show through.
 
 from dataclasses import dataclass
 
-from app.turns import mcp, workspaces
-from app.turns.options import TurnOptions
 from app.claude.command import RunSpec, check_model, check_session_id, check_tool_rules
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.services import Gateway
-from app.shared.keys import SHARED_WORKSPACE, Principal
 from app.settings import PERMISSION_MODES
-
+from app.shared.keys import SHARED_WORKSPACE, Principal
+from app.turns import mcp, workspaces
+from app.turns.options import TurnOptions
 
 # From narrowest to widest; a client may narrow the operator's mode, never widen it.
 _RANK = {"plan": 0, "default": 1, "acceptEdits": 2, "bypassPermissions": 3}
@@ -95,6 +94,16 @@ def plan_turn(gateway: Gateway, options: TurnOptions, caller: Principal) -> Plan
         client_tools=tuple(options.client_tools),
         tools=ceiling.listed,
     ), workspace)
+
+
+def default_spec(gateway: Gateway, caller: Principal) -> RunSpec | None:
+    """The launch of a new conversation of `caller` with no options: what the warm pool keeps
+    ready (for the operator's key; a managed key's come from its own launches) and what the
+    deep health check runs."""
+    try:
+        return plan_turn(gateway, TurnOptions(), caller).spec
+    except Exception:  # an unusable workspace base: nothing worth warming
+        return None
 
 
 def tool_ceiling(caller: Principal, operator: tuple[str, ...], mode: str) -> Ceiling:

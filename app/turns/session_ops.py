@@ -14,11 +14,11 @@ process writes its session file again when it exits.
 import uuid
 from pathlib import Path
 
-from app.shared import session_list
 from app.claude import transcripts
 from app.claude.command import check_session_id
 from app.errors import Conflict, NotFound
 from app.services import Gateway
+from app.shared import session_list
 from app.shared.session_list import SessionInfo
 
 SETTLE_SECONDS = 2.0  # a live process writes a turn to its file shortly after its result

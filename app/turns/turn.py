@@ -26,12 +26,12 @@ from app.claude.pool import Kept, Parked
 from app.claude.run import ClaudeRun
 from app.errors import ApiError, Conflict, NotFound, TooManyRequests
 from app.services import Gateway
-from app.turns.ended import TurnEnded, outcome_of
-from app.turns.pauses import PauseWatch
-from app.turns.options import TurnOptions
 from app.shared.keys import Principal, operator_key
-from app.turns.policy import plan_turn
 from app.shared.sessions import title_of
+from app.turns.ended import TurnEnded, outcome_of
+from app.turns.options import TurnOptions
+from app.turns.pauses import PauseWatch
+from app.turns.policy import plan_turn
 
 UNKNOWN_SESSION = "No conversation found"
 NON_STREAM_POLL_SECONDS = 1.0

@@ -12,8 +12,8 @@ from typing import Iterable, Iterator
 
 from flask import Request, Response, g
 
-from app.web.auth import presented_key
 from app.claude.events import Event
+from app.web.auth import presented_key
 
 REDACTED = "[redacted]"
 SECRET_HEADERS = {"authorization", "x-api-key", "cookie"}

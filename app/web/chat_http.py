@@ -4,13 +4,13 @@ and ignored fields on the response's, and send the answer streamed or whole."""
 
 from flask import Response, jsonify, request
 
-from app.web import capture, requestlog, sse
 from app.chat.answer import ChatAnswer
-from app.turns.turn import Turn
 from app.claude.command import check_session_id
-from app.web.disconnect import watcher
 from app.errors import BadRequest
 from app.settings import TOOL_DISPLAYS
+from app.turns.turn import Turn
+from app.web import capture, requestlog, sse
+from app.web.disconnect import watcher
 
 
 def session_header() -> str | None:

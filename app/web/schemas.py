@@ -2,8 +2,15 @@
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from app.turns.options import (CHOICE, COUNT, FLAG, LIST, MAX_TURNS_LIMIT, TURN_OPTIONS,
-                                   TurnOption)
+from app.turns.options import (
+    CHOICE,
+    COUNT,
+    FLAG,
+    LIST,
+    MAX_TURNS_LIMIT,
+    TURN_OPTIONS,
+    TurnOption,
+)
 
 
 class StrictBoolean(fields.Boolean):

@@ -3,8 +3,8 @@
 import requests
 
 from tests.conftest import sse_events
-from tests.support.sandbox_paths import inside
 from tests.support.anthropic_standin import ApiError, Text, ToolUse
+from tests.support.sandbox_paths import inside
 
 AUTH = {"Authorization": "Bearer gateway-test-key"}
 

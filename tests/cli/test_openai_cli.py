@@ -8,8 +8,8 @@ import requests
 from openai import OpenAI
 
 from tests.conftest import sse_events
-from tests.support.sandbox_paths import inside
 from tests.support.anthropic_standin import ApiError, Text, ToolUse, _texts
+from tests.support.sandbox_paths import inside
 from tests.support.server import GatewayServer
 
 KEY = "gateway-test-key"

@@ -4,8 +4,8 @@ as a model that reads the CLI's system prompt would."""
 
 from pathlib import Path
 
-from app.shared.keys import digest
 from app.shared.key_folders import KeyFolders
+from app.shared.keys import digest
 
 INSIDE = Path("/workspace")
 

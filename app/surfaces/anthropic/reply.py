@@ -6,12 +6,12 @@ from typing import Iterator
 
 from loguru import logger
 
-from app.web import sse
-from app.surfaces.anthropic import errors
-from app.surfaces.anthropic.events import MessageEvents, fold
 from app.chat.answer import ChatAnswer
 from app.claude.events import KeepAlive
 from app.errors import InternalError
+from app.surfaces.anthropic import errors
+from app.surfaces.anthropic.events import MessageEvents, fold
+from app.web import sse
 
 PING = sse.event("ping", json.dumps({"type": "ping"}))
 

@@ -6,14 +6,14 @@ from typing import Iterator
 
 from loguru import logger
 
-from app.web import sse
 from app.chat import answer as core
 from app.chat.answer import ChatAnswer
+from app.chat.translate import Delta
 from app.claude.events import KeepAlive
 from app.errors import InternalError
 from app.surfaces.openai import format as fmt
 from app.surfaces.openai.request import ChatRequest
-from app.chat.translate import Delta
+from app.web import sse
 
 FINISH = {core.END: "stop", core.CALLS: "tool_calls", core.QUESTION: "stop",
           core.LENGTH: "length"}

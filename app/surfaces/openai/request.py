@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from app.web.bodies import validate as load_with
 from app.chat import functions
 from app.chat.images import image_block
 from app.chat.message import Message, ToolCall
 from app.chat.models import DEFAULT_MODEL, resolve_model
 from app.claude.client_tools import ClientTool
 from app.errors import BadRequest
+from app.web.bodies import validate as load_with
 from app.web.schemas import StrictBoolean
 
 HANDLED = {"model", "messages", "stream", "stream_options", "reasoning_effort",

@@ -7,13 +7,13 @@ from typing import Iterator
 
 from loguru import logger
 
-from app.web import sse
 from app.chat.answer import ChatAnswer
 from app.claude.events import KeepAlive
 from app.errors import ApiError
 from app.surfaces.responses import stored
 from app.surfaces.responses.events import ResponseEvents
 from app.surfaces.responses.request import ResponsesRequest
+from app.web import sse
 
 
 @dataclass

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 import click
 from dotenv import load_dotenv
 
-from app.shared.keys import DEFAULT_SCOPES, SCOPES, KeyStore
 from app.settings import SettingsError, read_settings
+from app.shared.keys import DEFAULT_SCOPES, SCOPES, KeyStore
 from app.shared.state import StateDB
 
 

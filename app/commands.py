@@ -14,9 +14,9 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from app import logs
+from app.key_commands import keys_group
 from app.ops import doctor
-from app.ops.key_commands import keys_group
-from app.services import Gateway
+from app.wiring import build_gateway
 
 KEY_BYTES = 32
 
@@ -42,7 +42,7 @@ def doctor_command() -> None:
     """Check the set-up, one line per check; exit 1 on a problem."""
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # as create_app does
     logs.configure("WARNING", "text")
-    findings = doctor.examine(os.environ, Gateway.build)
+    findings = doctor.examine(os.environ, build_gateway)
     for finding in findings:
         click.echo(finding.line())
     if not all(finding.ok for finding in findings):
