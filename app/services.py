@@ -6,25 +6,25 @@ app/web/context.py finds the current app's.
 from dataclasses import dataclass, field
 from typing import Callable
 
-from app.chat.conversations import ConversationStore
 from app.claude.approvals import ApprovalDesk
 from app.claude.budget import Budget, Slot
 from app.claude.command import RunSpec
+from app.claude.deep_check import DeepCheck
+from app.claude.ended import TurnEnded
 from app.claude.interrupts import InterruptBox
 from app.claude.locate import find_cli
 from app.claude.pool import ProcessPool
 from app.claude.process import LiveProcess
 from app.claude.run import Limits, launch
-from app.ops.deep_check import DeepCheck
 from app.proxy.server import ApiProxy
 from app.sandbox.confiner import Confiner
 from app.settings import Settings
+from app.shared.conversations import ConversationStore
 from app.shared.key_folders import KeyFolders
 from app.shared.keys import KeyStore
 from app.shared.sessions import SessionStore
 from app.shared.state import StateDB
 from app.shared.usage import UsageLedger
-from app.turns.ended import TurnEnded
 
 
 @dataclass(frozen=True)

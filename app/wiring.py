@@ -11,19 +11,20 @@ from typing import Mapping
 from loguru import logger
 
 from app import metrics
-from app.chat.conversations import ConversationStore
-from app.claude.approvals import ApprovalBook, ApprovalDesk
+from app.claude.approvals import ApprovalDesk
 from app.claude.budget import Budget
 from app.claude.command import cli_settings
+from app.claude.deep_check import DeepCheck, test_turn
 from app.claude.interrupts import InterruptBox
 from app.claude.pool import ProcessPool
-from app.ops.deep_check import DeepCheck, test_turn
 from app.proxy.server import ApiProxy
 from app.proxy.upstream import Upstream, find_credential
 from app.sandbox.confiner import Confiner, SandboxPlan
 from app.sandbox.jail import ISOLATED
 from app.services import Gateway
 from app.settings import Settings
+from app.shared.approvals import ApprovalBook
+from app.shared.conversations import ConversationStore
 from app.shared.key_folders import KeyFolders
 from app.shared.keys import GATEWAY, KeyStore, operator_key
 from app.shared.retention import prune_files

@@ -567,7 +567,7 @@ def test_fingerprints_never_join_chats_of_different_keys(make_app):
 
 
 def test_a_failure_inside_the_stream_still_ends_it_with_an_error(client, monkeypatch):
-    from app.chat.conversations import ConversationStore
+    from app.shared.conversations import ConversationStore
 
     def broken(*args):
         raise OSError("disk full")

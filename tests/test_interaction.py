@@ -10,10 +10,11 @@ from app.chat.conversations import context_text, fingerprint, results_text
 from app.chat.converse import _yes_no
 from app.chat.message import Message, ToolCall
 from app.chat.translate import Delta, Translator, question
-from app.claude.approvals import Approval, ApprovalBook, ApprovalDesk, allow, deny
+from app.claude.approvals import Approval, ApprovalDesk, allow, deny
 from app.claude.client_tools import ClientTool, ClientToolServer
 from app.claude.events import Event
 from app.errors import Conflict, NotFound
+from app.shared.approvals import ApprovalBook
 from app.shared.state import StateDB
 from app.surfaces.openai.format import call_entries, completion
 from app.surfaces.openai.request import parse_chat

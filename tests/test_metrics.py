@@ -7,8 +7,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import metrics
-from app.claude.approvals import ApprovalBook, ApprovalDesk, allow, deny
+from app.claude.approvals import ApprovalDesk, allow, deny
 from app.proxy.prices import CallUsage
+from app.shared.approvals import ApprovalBook
 from app.shared.state import StateDB
 from tests.test_faults import wait_until
 from tests.test_interaction import WRITE_ASK, FakeProcess

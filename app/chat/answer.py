@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from app.chat import options as opts
-from app.chat.conversations import ConversationStore, Point, fingerprint
+from app.chat.conversations import fingerprint
 from app.chat.converse import ChatAsk, start_chat_turn
 from app.chat.message import Message, ToolCall
 from app.chat.results import result_error
@@ -19,6 +19,7 @@ from app.chat.translate import Delta, Translator
 from app.claude.events import KeepAlive
 from app.errors import ApiError
 from app.services import Gateway
+from app.shared.conversations import ConversationStore, Point
 from app.turns.turn import Turn
 
 # Why an answer ended, in the core's words; each surface names them its own way.

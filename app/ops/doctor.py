@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from app.claude import versions
+from app.claude.deep_check import TURN_SECONDS
 from app.claude.locate import find_cli
 from app.ops import health
-from app.ops.deep_check import TURN_SECONDS
 from app.settings import Settings, SettingsError, load_settings, read_settings
 from app.shared.state import StateDB
 from app.turns import mcp

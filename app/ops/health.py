@@ -8,8 +8,8 @@ from pathlib import Path
 
 from loguru import logger
 
+from app.claude.deep_check import TURN_SECONDS
 from app.claude.locate import find_cli
-from app.ops.deep_check import TURN_SECONDS
 from app.turns import mcp
 
 CLI_CACHE_SECONDS = 30.0

@@ -21,6 +21,7 @@ from loguru import logger
 
 from app.claude import transcripts
 from app.claude.budget import QueueFull, Slot, Ticket
+from app.claude.ended import TurnEnded, outcome_of
 from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
 from app.claude.pool import Kept, Parked
 from app.claude.run import ClaudeRun
@@ -28,7 +29,6 @@ from app.errors import ApiError, Conflict, NotFound, TooManyRequests
 from app.services import Gateway
 from app.shared.keys import Principal, operator_key
 from app.shared.sessions import title_of
-from app.turns.ended import TurnEnded, outcome_of
 from app.turns.options import TurnOptions
 from app.turns.pauses import PauseWatch
 from app.turns.policy import plan_turn

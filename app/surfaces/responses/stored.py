@@ -8,8 +8,8 @@ key that also holds the client's key hash: one client never finds another's resp
 import hashlib
 import json
 
-from app.chat.conversations import ConversationStore, Point
 from app.errors import NotFound
+from app.shared.conversations import ConversationStore, Point
 
 
 def _key(response_id: str, scope: str) -> str:
