@@ -119,6 +119,21 @@ def _tool_names(text: str) -> tuple[str, ...]:
     return names
 
 
+def _url_of(schemes: tuple[str, ...], example: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        text = text.strip()
+        if text and text.split("://", 1)[0] not in schemes:
+            raise ValueError(f"must be a URL such as {example}")
+        return text
+    return parse
+
+
+_database_url = _url_of(("postgresql", "postgresql+psycopg", "postgres"),
+                        "postgresql://gateway:secret@db.internal/gateway")
+_redis_url = _url_of(("redis", "rediss", "unix"), "redis://:secret@redis.internal:6379/0")
+_node_url = _url_of(("http", "https"), "http://10.0.0.5:3000")
+
+
 def _aliases(text: str) -> dict[str, str]:
     if not text.strip():
         return {}
@@ -196,6 +211,14 @@ SETTINGS = (
             "browser origins allowed to call the API, comma-separated (* any; empty: no CORS)"),
     Setting("MAX_BODY_BYTES", "max_body_bytes", "26214400", _positive_int,
             "largest request body accepted"),
+    Setting("DATABASE_URL", "database_url", "", _database_url,
+            "PostgreSQL for what hosts share (keys, sessions, usage); empty: SQLite in STATE_DIR"),
+    Setting("REDIS_URL", "redis_url", "", _redis_url,
+            "Redis for session locks, signals between hosts and the host registry"),
+    Setting("NODE_URL", "node_url", "", _node_url,
+            "this host's own URL, where other hosts forward requests for its sessions"),
+    Setting("CLUSTER_SECRET", "cluster_secret", "", str,
+            "the secret hosts of one cluster prove themselves to each other with"),
     Setting("LOG_LEVEL", "log_level", "INFO", _choice(*LOG_LEVELS), "loguru level"),
     Setting("LOG_FORMAT", "log_format", "text", _choice("text", "json"), "log line format"),
     Setting("METRICS_PUBLIC", "metrics_public", "false", _bool,
@@ -250,6 +273,10 @@ class Settings:
     tool_result_timeout_ms: int
     cors_origins: tuple[str, ...]
     max_body_bytes: int
+    database_url: str
+    redis_url: str
+    node_url: str
+    cluster_secret: str
     log_level: str
     log_format: str
     metrics_public: bool
@@ -279,6 +306,13 @@ def load_settings(environ: Mapping[str, Any]) -> Settings:
     if credentials:
         raise SettingsError(f"SANDBOX_ENV names {', '.join(credentials)}: credentials never "
                             "enter a turn (the gateway's API proxy adds Anthropic's)")
+    if (settings.node_url or settings.redis_url) and not (settings.database_url and
+                                                          settings.redis_url):
+        raise SettingsError("several hosts need both DATABASE_URL (PostgreSQL) and REDIS_URL; "
+                            "one host needs neither")
+    if settings.node_url and len(settings.cluster_secret) < 16:
+        raise SettingsError("NODE_URL needs CLUSTER_SECRET, 16 characters or more, the same on "
+                            "every host")
     if "*" in settings.cors_origins and not settings.keys:
         raise SettingsError("CORS_ORIGINS='*' lets any web page call the server: set API_KEY or "
                             "API_KEYS first")
