@@ -11,7 +11,7 @@ from app.claude.budget import Budget, Slot
 from app.claude.command import RunSpec
 from app.claude.deep_check import DeepCheck
 from app.claude.ended import TurnEnded
-from app.claude.interrupts import InterruptBox
+from app.claude.interrupts import Signals
 from app.claude.locate import find_cli
 from app.claude.pool import ProcessPool
 from app.claude.process import LiveProcess
@@ -22,6 +22,8 @@ from app.settings import Settings
 from app.shared.conversations import ConversationStore
 from app.shared.key_folders import KeyFolders
 from app.shared.keys import KeyStore
+from app.shared.redis_state import HostRegistry
+from app.shared.seam import SessionLocks
 from app.shared.sessions import SessionStore
 from app.shared.state import StateDB
 from app.shared.usage import UsageLedger
@@ -36,7 +38,7 @@ class Gateway:
     conversations: ConversationStore
     mcp_servers: frozenset[str]
     budget: Budget
-    inbox: InterruptBox
+    inbox: Signals
     pool: ProcessPool
     desk: ApprovalDesk
     keys: KeyStore
@@ -45,6 +47,8 @@ class Gateway:
     proxy: ApiProxy
     confiner: Confiner
     deep: DeepCheck
+    locks: SessionLocks
+    hosts: HostRegistry | None  # the cluster's live hosts, with NODE_URL (None: one host)
     cli_settings: str  # the --settings of every turn (app/claude/command.py)
     on_turn_end: list[Callable[[TurnEnded], None]] = field(default_factory=list)
 

@@ -27,6 +27,9 @@ from app.shared.approvals import ApprovalBook
 from app.shared.conversations import ConversationStore
 from app.shared.key_folders import KeyFolders
 from app.shared.keys import GATEWAY, KeyStore, operator_key
+from app.shared import redis_state
+from app.shared.file_locks import FileSessionLocks
+from app.shared.redis_state import Host, HostRegistry, RedisSessionLocks, RedisSignals
 from app.shared.retention import prune_files
 from app.shared.sessions import SessionStore
 from app.shared.state import StateDB, StateUnavailable
@@ -48,13 +51,13 @@ def build_gateway(settings: Settings, mcp_servers: frozenset[str],
         db.folder(folder)  # made again should STATE_DIR be removed
     metrics.keep_folder(db)
     budget = Budget(db.dir / "budget", settings.max_processes, settings.queue_max)
-    inbox = InterruptBox(db.folder("interrupts"))
+    client = redis_state.connect(settings.redis_url) if settings.redis_url else None
+    signals = _signals(db, client)
     holder: list[Gateway] = []
     operator = operator_key(settings.keys[0] if settings.keys else None)
-    pool = ProcessPool(budget, inbox, lambda spec, slot: holder[0].launch(spec, slot),
-                       settings.warm_pool_size, settings.live_idle_ms / 1000,
-                       lambda: default_spec(holder[0], operator),
-                       InterruptBox(db.folder("handovers")), InterruptBox(db.folder("forgotten")))
+    pool = ProcessPool(budget, signals("interrupts"), lambda spec, slot: holder[0].launch(
+        spec, slot), settings.warm_pool_size, settings.live_idle_ms / 1000,
+        lambda: default_spec(holder[0], operator), signals("handovers"), signals("forgotten"))
     desk = ApprovalDesk(ApprovalBook(db), settings.approval_timeout_ms / 1000)
     usage = UsageLedger(db)
     folders = KeyFolders(settings.state_dir, settings.workspace_base)
@@ -68,14 +71,25 @@ def build_gateway(settings: Settings, mcp_servers: frozenset[str],
     except StateUnavailable:
         pass  # unreadable: every request that needs it answers 503 meanwhile
     deep = DeepCheck(lambda: test_turn(holder[0], default_spec(holder[0], GATEWAY), GATEWAY))
+    locks = RedisSessionLocks(client) if client else FileSessionLocks(db.folder("locks"))
+    hosts = HostRegistry(client, Host.at(settings.node_url)) if settings.node_url else None
     gateway = Gateway(settings, db, SessionStore(db, folders), ConversationStore(db),
-                      mcp_servers, budget, inbox, pool, desk, keys, usage, folders, proxy,
-                      confiner, deep, cli_settings(operator_settings or {}),
+                      mcp_servers, budget, pool.inbox, pool, desk, keys, usage, folders, proxy,
+                      confiner, deep, locks, hosts, cli_settings(operator_settings or {}),
                       [lambda ended: usage.count_turn(ended.owner), metrics.turn_ended])
     holder.append(gateway)
     pool.chores += [db.ensure, desk.tick, _pruner(db, folders, settings.state_retention_days)]
+    if hosts is not None:
+        pool.chores.append(hosts.beat)
     pool.start()
     return gateway
+
+
+def _signals(db: StateDB, client):
+    """Where requests about sessions go between workers: files of this host, or Redis."""
+    def kind(name: str):
+        return RedisSignals(client, name) if client else InterruptBox(db.folder(name))
+    return kind
 
 
 def _pruner(db: StateDB, folders: KeyFolders, retention_days: int):

@@ -91,3 +91,19 @@ def sse_events(body: str) -> list:
 def result_json(events: list) -> dict:
     """The JSON the fake CLI's `fake:argv` scenario put in its result."""
     return json.loads(events[-1]["result"])
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Redis on loopback, for the whole test session."""
+    from tests.support.redis_server import RedisServer
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """A clean Redis for one test."""
+    redis_server.flush()
+    return redis_server.url

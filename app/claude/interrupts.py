@@ -9,8 +9,21 @@ another worker got the client's next request (folder handovers/).
 import os
 import time
 from pathlib import Path
+from typing import Protocol
 
 STALE_SECONDS = 10.0  # a running turn takes its request within a tick; older ones are void
+
+
+class Signals(Protocol):
+    """Requests about a session that whichever worker holds it acts on (interrupt it, end
+    its waiting turn, forget its process); a request not taken in seconds is void. Files
+    of one host here; Redis across hosts (app/shared/redis_state.py)."""
+
+    def request(self, session_id: str) -> None: ...
+
+    def pending(self) -> list[str]: ...
+
+    def clear(self, session_id: str) -> None: ...
 
 
 class InterruptBox:

@@ -21,7 +21,7 @@ from loguru import logger
 from app.claude import transcripts
 from app.claude.budget import IDLE, RUNNING, WARM, Budget, Slot
 from app.claude.command import RunSpec
-from app.claude.interrupts import InterruptBox
+from app.claude.interrupts import Signals
 from app.claude.process import LiveProcess
 
 TICK_SECONDS = 0.1
@@ -83,9 +83,9 @@ class Parked:
 class ProcessPool:
     """Warm and idle processes of one worker, and the running turns interrupts reach."""
 
-    def __init__(self, budget: Budget, inbox: InterruptBox, launcher: Launcher, warm_size: int,
+    def __init__(self, budget: Budget, inbox: Signals, launcher: Launcher, warm_size: int,
                  idle_seconds: float, default_spec: Callable[[], RunSpec | None],
-                 handovers: InterruptBox | None = None, forgotten: InterruptBox | None = None):
+                 handovers: Signals | None = None, forgotten: Signals | None = None):
         self.budget = budget
         self.inbox = inbox
         self.handovers = handovers  # sessions another worker goes on with: end their waiting turn

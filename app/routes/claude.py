@@ -93,7 +93,7 @@ def interrupt(session_id: str):
     if gateway.sessions.owner_of(session_id) != principal().owner:
         raise NotFound(f"Session {session_id} was not found.", param="session-id",
                        code="session_not_found")
-    if not gateway.sessions.is_running(session_id):
+    if not gateway.locks.is_running(session_id):
         raise Conflict(f"Session {session_id} has no turn running.", param="session-id",
                        code="no_running_turn")
     local = gateway.pool.running.get(session_id)

@@ -7,8 +7,9 @@ workers and the host registry in Redis (REDIS_URL). The process budget and its q
 each host's own (app/claude/budget.py) and stay out of it.
 """
 
-from typing import Iterator, Protocol
+from typing import Protocol
 
+from app.claude.interrupts import Signals  # noqa: F401 (a mechanism of the seam, kept low)
 from app.shared.conversations import Point
 from app.shared.keys import Principal
 
@@ -56,17 +57,6 @@ class SessionLocks(Protocol):
     def is_running(self, session_id: str) -> bool: ...
 
 
-class Signals(Protocol):
-    """Requests about a session that whichever worker holds it acts on (interrupt it, end
-    its waiting turn, forget its process); a request not taken in seconds is void."""
-
-    def request(self, session_id: str) -> None: ...
-
-    def pending(self) -> list[str]: ...
-
-    def clear(self, session_id: str) -> None: ...
-
-
 class UsageLedger(Protocol):
     """Each key's turns, tokens and dollars by UTC day, its spend held per call, and its
     requests per minute: exact across workers and hosts."""
@@ -79,5 +69,3 @@ class UsageLedger(Protocol):
 
     def report(self, caller: Principal) -> dict: ...
 
-
-Rows = Iterator[tuple]

@@ -61,7 +61,7 @@ def delete(gateway: Gateway, owner: str, session_id: str) -> dict:
     """Forget the session and delete its files; 409 while a turn of it runs or waits, or
     while forks that have not run yet start from it."""
     info = owned(gateway, owner, session_id)
-    lock = gateway.sessions.lock(info.id, 0)
+    lock = gateway.locks.lock(info.id, 0)
     try:
         forks = gateway.sessions.pending_forks_of(info.id)
         if forks:
@@ -78,7 +78,7 @@ def delete(gateway: Gateway, owner: str, session_id: str) -> dict:
 
 def _newest_message(gateway: Gateway, session_id: str, config: Path) -> str:
     """Where a fork of the session goes on: its newest message, read while no turn runs."""
-    lock = gateway.sessions.lock(session_id, 0)
+    lock = gateway.locks.lock(session_id, 0)
     try:
         _settle(gateway, session_id, config)
         path = transcripts.find(session_id, config)

@@ -92,10 +92,10 @@ class Turn:
         self._parked = self.gateway.pool.take_parked(session_id)
         if self._parked is not None:
             return self._parked.take_lock()
-        sessions, handovers = self.gateway.sessions, self.gateway.pool.handovers
-        if sessions.is_running(session_id):
+        locks, handovers = self.gateway.locks, self.gateway.pool.handovers
+        if locks.is_running(session_id):
             handovers.request(session_id)  # ignored unless a worker holds it waiting
-        lock = sessions.lock(session_id, self.gateway.settings.session_wait_ms / 1000)
+        lock = locks.lock(session_id, self.gateway.settings.session_wait_ms / 1000)
         handovers.clear(session_id)
         return lock
 
@@ -313,7 +313,7 @@ class Turn:
         self.session_id = session_id
         if self._lock is None:
             try:
-                self._lock = self.gateway.sessions.lock(session_id, 0)
+                self._lock = self.gateway.locks.lock(session_id, 0)
             except Conflict:
                 pass  # a request resuming it already waits its turn
         self._reachable(session_id)
