@@ -16,7 +16,7 @@ from app.claude.command import load_operator_settings
 from app.ops import health
 from app.settings import SettingsError, load_settings
 from app.turns import mcp
-from app.web import access, auth, capture, cors, requestlog
+from app.web import access, auth, capture, cors, forwarding, requestlog
 from app.web.context import current as current_gateway
 from app.wiring import build_gateway
 
@@ -55,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if settings.startup_check:
         health.log_startup_turn(app.extensions["gateway"].deep)
     errors.register(app)
+    forwarding.register(app)
     requestlog.register(app)
     app.after_request(capture.finish)
     cors.register(app, settings.cors_origins)

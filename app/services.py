@@ -22,7 +22,7 @@ from app.settings import Settings
 from app.shared.conversations import ConversationStore
 from app.shared.key_folders import KeyFolders
 from app.shared.keys import KeyStore
-from app.shared.redis_state import HostRegistry
+from app.shared.cluster import Cluster
 from app.shared.seam import SessionLocks
 from app.shared.sessions import SessionStore
 from app.shared.state import StateDB
@@ -48,7 +48,7 @@ class Gateway:
     confiner: Confiner
     deep: DeepCheck
     locks: SessionLocks
-    hosts: HostRegistry | None  # the cluster's live hosts, with NODE_URL (None: one host)
+    cluster: Cluster | None  # this host's cluster, with NODE_URL (None: one host)
     cli_settings: str  # the --settings of every turn (app/claude/command.py)
     on_turn_end: list[Callable[[TurnEnded], None]] = field(default_factory=list)
 

@@ -219,6 +219,8 @@ SETTINGS = (
             "this host's own URL, where other hosts forward requests for its sessions"),
     Setting("CLUSTER_SECRET", "cluster_secret", "", str,
             "the secret hosts of one cluster prove themselves to each other with"),
+    Setting("SHARED_VOLUMES", "shared_volumes", "false", _bool,
+            "whether every host sees the same workspaces and STATE_DIR/keys (a shared volume)"),
     Setting("LOG_LEVEL", "log_level", "INFO", _choice(*LOG_LEVELS), "loguru level"),
     Setting("LOG_FORMAT", "log_format", "text", _choice("text", "json"), "log line format"),
     Setting("METRICS_PUBLIC", "metrics_public", "false", _bool,
@@ -277,6 +279,7 @@ class Settings:
     redis_url: str
     node_url: str
     cluster_secret: str
+    shared_volumes: bool
     log_level: str
     log_format: str
     metrics_public: bool

@@ -29,7 +29,9 @@ from app.shared.key_folders import KeyFolders
 from app.shared.keys import GATEWAY, KeyStore, operator_key
 from app.shared import redis_state
 from app.shared.file_locks import FileSessionLocks
-from app.shared.redis_state import Host, HostRegistry, RedisSessionLocks, RedisSignals
+from app.shared.cluster import Cluster
+from app.shared.redis_state import (Host, HostRegistry, RedisSessionLocks, RedisSignals,
+                                    SessionHomes)
 from app.shared.retention import prune_files
 from app.shared.sessions import SessionStore
 from app.shared.state import StateDB, StateUnavailable
@@ -72,17 +74,26 @@ def build_gateway(settings: Settings, mcp_servers: frozenset[str],
         pass  # unreadable: every request that needs it answers 503 meanwhile
     deep = DeepCheck(lambda: test_turn(holder[0], default_spec(holder[0], GATEWAY), GATEWAY))
     locks = RedisSessionLocks(client) if client else FileSessionLocks(db.folder("locks"))
-    hosts = HostRegistry(client, Host.at(settings.node_url)) if settings.node_url else None
+    cluster = _cluster(settings, client)
     gateway = Gateway(settings, db, SessionStore(db, folders), ConversationStore(db),
                       mcp_servers, budget, pool.inbox, pool, desk, keys, usage, folders, proxy,
-                      confiner, deep, locks, hosts, cli_settings(operator_settings or {}),
+                      confiner, deep, locks, cluster, cli_settings(operator_settings or {}),
                       [lambda ended: usage.count_turn(ended.owner), metrics.turn_ended])
     holder.append(gateway)
     pool.chores += [db.ensure, desk.tick, _pruner(db, folders, settings.state_retention_days)]
-    if hosts is not None:
-        pool.chores.append(hosts.beat)
+    if cluster is not None:
+        pool.chores.append(cluster.registry.beat)
     pool.start()
     return gateway
+
+
+def _cluster(settings: Settings, client) -> Cluster | None:
+    """This host in its cluster, when it has a NODE_URL (settings require Redis then)."""
+    if not settings.node_url:
+        return None
+    me = Host.at(settings.node_url)
+    return Cluster(HostRegistry(client, me), SessionHomes(client, me), settings.cluster_secret,
+                   settings.shared_volumes)
 
 
 def _signals(db: StateDB, client):

@@ -88,6 +88,16 @@ def check_credential(proxy) -> dict:
     return {"status": "pass", "detail": f"from {proxy.credential.source}"}
 
 
+def hosts(cluster) -> list[dict]:
+    """The cluster's live hosts as /health lists them (each reports its own processes)."""
+    try:
+        alive = cluster.registry.alive()
+    except Exception as exc:  # Redis down: say so rather than fail the health check
+        return [{"error": str(exc)}]
+    return [{"id": host.id, "url": host.url, "last_seen": round(host.beat_at, 3),
+             "self": host.id == cluster.me.id} for host in alive]
+
+
 def overall(checks: dict) -> str:
     """unhealthy if any check failed, degraded if any warned, else healthy."""
     states = {check["status"] for check in checks.values()}

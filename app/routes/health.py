@@ -30,6 +30,10 @@ def show():
                   status: {type: string, enum: [healthy, degraded, unhealthy]}
                   checks: {type: object}
                   processes: {type: object}
+                  hosts:
+                    type: array
+                    description: With NODE_URL, the cluster's live hosts (this one marked).
+                    items: {type: object}
         503:
           description: Unhealthy.
     """
@@ -48,5 +52,7 @@ def show():
     elif gateway.deep.failure() is not None:  # a test turn that failed lately still counts
         checks["claude"] = gateway.deep.failure()
     status = health.overall(checks)
-    return jsonify({"status": status, "checks": checks, "processes": gateway.budget.counts()}), \
-        503 if status == "unhealthy" else 200
+    report = {"status": status, "checks": checks, "processes": gateway.budget.counts()}
+    if gateway.cluster is not None:
+        report["hosts"] = health.hosts(gateway.cluster)
+    return jsonify(report), 503 if status == "unhealthy" else 200

@@ -200,3 +200,51 @@ class HostRegistry:
     def find(self, host_id: str) -> Host | None:
         """A live host by its id."""
         return next((host for host in self.alive() if host.id == host_id), None)
+
+
+class SessionHomes:
+    """Which host holds each session: where its workspace and the CLI's transcript are, so
+    where its next turn must run. Set by the session's first turn; kept in Redis with the
+    registry (run it with persistence: losing this loses the way to the sessions)."""
+
+    def __init__(self, client: redis.Redis, me: Host):
+        self._client = client
+        self.me = me
+        self._key = f"{PREFIX}session-homes"
+
+    def home_of(self, session_id: str) -> str | None:
+        """The id of the host that holds the session, if one does."""
+        try:
+            found = self._client.hget(self._key, session_id)
+        except RedisError as exc:
+            raise _unavailable(exc) from None
+        return found.decode() if found else None
+
+    def settle(self, session_id: str) -> None:
+        """Record this host as the session's home, unless it has one."""
+        try:
+            self._client.hsetnx(self._key, session_id, self.me.id)
+        except RedisError as exc:
+            raise _unavailable(exc) from None
+
+    def follow(self, session_id: str, source: str) -> None:
+        """A fork lives where its source does (its first turn reads the source's file)."""
+        home = self.home_of(source)
+        if home is not None:
+            try:
+                self._client.hsetnx(self._key, session_id, home)
+            except RedisError as exc:
+                raise _unavailable(exc) from None
+
+    def take_over(self, session_id: str) -> None:
+        """Make this host the session's home (its old one is gone; the volume is shared)."""
+        try:
+            self._client.hset(self._key, session_id, self.me.id)
+        except RedisError as exc:
+            raise _unavailable(exc) from None
+
+    def forget(self, session_id: str) -> None:
+        try:
+            self._client.hdel(self._key, session_id)
+        except RedisError:
+            pass

@@ -65,6 +65,8 @@ def plan_turn(gateway: Gateway, options: TurnOptions, caller: Principal) -> Plan
     if session_id and not gateway.sessions.claim(session_id, caller.owner):
         raise NotFound(f"Session {session_id} was not found.", param=name("session-id"),
                        code="session_not_found")
+    if session_id and gateway.cluster is not None:
+        gateway.cluster.check_home(session_id)  # its turn runs where its transcript is
     workspace = _workspace_for(gateway, session_id, options.workspace, name)
     mode = options.permission_mode or settings.permission_mode
     ceiling = tool_ceiling(caller, settings.client_allowed_tools, turn_mode(settings, options))

@@ -32,6 +32,8 @@ def owned(gateway: Gateway, owner: str, session_id: str) -> SessionInfo:
     if info is None:
         raise NotFound(f"Session {session_id} was not found.", param=PARAM,
                        code="session_not_found")
+    if gateway.cluster is not None:
+        gateway.cluster.check_home(info.id)  # its file is on its home host
     return info
 
 
@@ -54,6 +56,8 @@ def fork(gateway: Gateway, owner: str, session_id: str) -> dict:
         (info.id, _newest_message(gateway, info.id, gateway.folders.config(owner)))
     new_id = str(uuid.uuid4())
     gateway.sessions.add_fork(new_id, info.id, *start)
+    if gateway.cluster is not None:
+        gateway.cluster.homes.follow(new_id, info.id)
     return session_list.find(gateway.db, new_id, owner).public()
 
 

@@ -235,7 +235,10 @@ class Turn:
                            code="session_not_found")
 
     def _count_turn(self, session_id: str) -> None:
-        """Record the turn in the session's counter (a new session's title with its first)."""
+        """Record the turn in the session's counter (a new session's title with its first),
+        and, in a cluster, this host as the home of a new session."""
+        if self.gateway.cluster is not None:
+            self.gateway.cluster.homes.settle(session_id)
         source = self.spec.resume if session_id != self.spec.resume else None  # forked from
         self._turns = self.gateway.sessions.begin_turn(session_id, self.workspace, self.owner,
                                                        title_of(self._content), source)
