@@ -16,32 +16,7 @@ bp = Blueprint("chat", __name__, url_prefix="/v1")
 
 @bp.post("/chat/completions")
 def completions():
-    """Run one conversation turn and answer as a chat completion (streamed or not).
-    ---
-    post:
-      description: >-
-        OpenAI's chat completions; options travel as leading `key=value` lines
-        of the newest user message. Fields not listed are accepted and named back in
-        `X-Ignored-Params`.
-      parameters: [SessionHeader, ToolDisplayHeader]
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema: ChatSchema
-      responses:
-        200:
-          description: >-
-            A `chat.completion`, or with `stream` true its `chat.completion.chunk`
-            events as Server-Sent Events.
-          headers: {X-Session-Id: SessionId, X-Ignored-Params: IgnoredParams}
-          content:
-            application/json:
-              schema: {type: object}
-            text/event-stream:
-              schema: {$ref: '#/components/schemas/EventStream'}
-        429: TooManyRequests
-    """
+    """Run one conversation turn and answer as a chat completion (streamed or not)."""
     gateway = current()
     chat = parse_chat(read_json(request), gateway.settings.model_aliases)
     ask = ChatAsk(chat.messages, chat.cli_model, chat.effort, session_header(),

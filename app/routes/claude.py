@@ -24,37 +24,7 @@ bp = Blueprint("claude", __name__, url_prefix="/api/claude")
 
 @bp.post("")
 def run():
-    """Run one turn and stream its events, or return the final result.
-    ---
-    post:
-      description: Kebab-case keys; their snake_case spellings are accepted too.
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema: ClaudeRequest
-      responses:
-        200:
-          description: >-
-            Claude Code's own events as Server-Sent Events, always ending with a
-            `result` event; with `"stream": false`, that result alone as JSON (a failed
-            turn's result comes with the API's own 4xx, or 502, or 504).
-          content:
-            text/event-stream:
-              schema: {$ref: '#/components/schemas/EventStream'}
-            application/json:
-              schema:
-                type: object
-                properties:
-                  result: {type: string}
-                  session_id: {type: string, format: uuid}
-                  is_error: {type: boolean}
-                  subtype: {type: string}
-                  usage: {type: object}
-                  total_cost_usd: {type: number}
-                  num_turns: {type: integer}
-        429: TooManyRequests
-    """
+    """Run one turn and stream its events, or return the final result."""
     body = load_json(request, claude_request)
     content = [{"type": "text", "text": body["prompt"]}]
     options = TurnOptions.from_attrs({**body, "approvals": "stream" if body["approvals"]
@@ -74,20 +44,7 @@ def run():
 
 @bp.post("/sessions/<session_id>/interrupt")
 def interrupt(session_id: str):
-    """Interrupt the session's running turn, in whichever worker runs it.
-    ---
-    post:
-      responses:
-        202:
-          description: The interrupt is on its way; the turn's stream ends with its result.
-          content:
-            application/json:
-              schema:
-                type: object
-                properties:
-                  session_id: {type: string, format: uuid}
-                  status: {type: string, enum: [interrupting]}
-    """
+    """Interrupt the session's running turn, in whichever worker runs it."""
     gateway = current()
     session_id = check_session_id(session_id)
     if gateway.sessions.owner_of(session_id) != principal().owner:
@@ -106,45 +63,14 @@ def interrupt(session_id: str):
 
 @bp.get("/permissions")
 def pending_permissions():
-    """The permission questions waiting for the caller's answer (for a UI that reconnects).
-    ---
-    get:
-      responses:
-        200:
-          description: The caller's open questions, as the stream's `permission_request`.
-          content:
-            application/json:
-              schema:
-                type: object
-                properties:
-                  object: {type: string, enum: [list]}
-                  data: {type: array, items: {type: object}}
-    """
+    """The permission questions waiting for the caller's answer (for a UI that reconnects)."""
     owner = principal().owner
     return jsonify({"object": "list", "data": current().desk.book.pending(owner)})
 
 
 @bp.post("/permissions/<request_id>")
 def answer_permission(request_id: str):
-    """Allow or deny a waiting tool use; the turn, in whichever worker, goes on.
-    ---
-    post:
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema: PermissionAnswer
-      responses:
-        200:
-          description: The answer reached the turn.
-          content:
-            application/json:
-              schema:
-                type: object
-                properties:
-                  request_id: {type: string}
-                  behavior: {type: string, enum: [allow, deny]}
-    """
+    """Allow or deny a waiting tool use; the turn, in whichever worker, goes on."""
     body = load_json(request, permission_answer)
     desk = current().desk
     if body["behavior"] == "allow":

@@ -11,32 +11,7 @@ DEEP_WAIT_SECONDS = 8.0  # a load balancer gives up after 5 to 10 s
 
 @bp.get("")
 def show():
-    """Report each check and the overall state.
-    ---
-    get:
-      security: []
-      parameters:
-        - {name: deep, in: query, schema: {type: string, enum: ["1", "true"]},
-           description: "Also run one tiny real Claude turn (its verdict is kept a minute;
-             the answer comes within 8 s, the turn going on in the background)."}
-      responses:
-        200:
-          description: Healthy or degraded (a 503 says unhealthy, with the same body).
-          content:
-            application/json:
-              schema:
-                type: object
-                properties:
-                  status: {type: string, enum: [healthy, degraded, unhealthy]}
-                  checks: {type: object}
-                  processes: {type: object}
-                  hosts:
-                    type: array
-                    description: With NODE_URL, the cluster's live hosts (this one marked).
-                    items: {type: object}
-        503:
-          description: Unhealthy.
-    """
+    """Report each check and the overall state."""
     gateway = current()
     settings = gateway.settings
     checks = {

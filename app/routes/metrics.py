@@ -11,18 +11,6 @@ bp = Blueprint("metrics", __name__, url_prefix="/metrics")
 
 @bp.get("")
 def show():
-    """The gateway's metrics, for Prometheus to scrape.
-    ---
-    get:
-      responses:
-        200:
-          description: >-
-            Prometheus text exposition: requests, durations, time to first token, turns
-            by outcome, tokens and cost by key, queue waits, 429s, approvals, and the
-            host's processes now.
-          content:
-            text/plain:
-              schema: {type: string}
-    """
+    """The gateway's metrics, for Prometheus to scrape."""
     body, content_type = metrics.exposition(current().budget.counts)
     return Response(body, content_type=content_type)

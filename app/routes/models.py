@@ -12,50 +12,14 @@ CREATED = 1735689600  # a fixed date: these names do not change between requests
 
 @bp.get("")
 def index():
-    """List claude-code, the families and the operator's aliases.
-    ---
-    get:
-      responses:
-        200:
-          description: OpenAI's model list.
-          content:
-            application/json:
-              schema:
-                type: object
-                properties:
-                  object: {type: string, enum: [list]}
-                  data:
-                    type: array
-                    items:
-                      type: object
-                      properties:
-                        id: {type: string}
-                        object: {type: string, enum: [model]}
-                        created: {type: integer}
-                        owned_by: {type: string}
-    """
+    """List claude-code, the families and the operator's aliases."""
     names = models.names(current().settings.model_aliases)
     return jsonify({"object": "list", "data": [_model(name) for name in names]})
 
 
 @bp.get("/<path:model_id>")
 def show(model_id: str):
-    """One model: any name /v1/chat/completions accepts (claude-* ids too), else 404.
-    ---
-    get:
-      responses:
-        200:
-          description: OpenAI's model object.
-          content:
-            application/json:
-              schema:
-                type: object
-                properties:
-                  id: {type: string}
-                  object: {type: string, enum: [model]}
-                  created: {type: integer}
-                  owned_by: {type: string}
-    """
+    """One model: any name /v1/chat/completions accepts (claude-* ids too), else 404."""
     try:
         models.resolve_model(model_id, current().settings.model_aliases)
     except ApiError:

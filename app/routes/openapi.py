@@ -14,15 +14,5 @@ bp = Blueprint("openapi", __name__, url_prefix="/openapi.json")
 
 @bp.get("")
 def show():
-    """Describe every endpoint in OpenAPI 3.1, for API explorers and client generators.
-    ---
-    get:
-      security: []
-      responses:
-        200:
-          description: This document.
-          content:
-            application/json:
-              schema: {type: object}
-    """
+    """Describe every endpoint in OpenAPI 3.1, for API explorers and client generators."""
     return jsonify(openapi.document(current_app))

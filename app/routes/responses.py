@@ -18,35 +18,7 @@ bp = Blueprint("responses", __name__, url_prefix="/v1")
 
 @bp.post("/responses")
 def create():
-    """Run one conversation turn and answer as a response (streamed or not).
-    ---
-    post:
-      description: >-
-        OpenAI's Responses API. `previous_response_id` continues the conversation where
-        that response left it (unless it was made with `store` false); options travel as
-        leading `key=value` lines of the newest user input. Fields not acted on, and tools
-        other than functions, are named back in `X-Ignored-Params`.
-      parameters: [SessionHeader, ToolDisplayHeader]
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema: ResponsesSchema
-      responses:
-        200:
-          description: >-
-            A `response`, or with `stream` true its events (`response.created` ...
-            `response.completed`) as named Server-Sent Events.
-          headers: {X-Session-Id: SessionId, X-Ignored-Params: IgnoredParams}
-          content:
-            application/json:
-              schema: {type: object}
-            text/event-stream:
-              schema: {$ref: '#/components/schemas/EventStream'}
-        404:
-          description: The previous response is not known (to this key).
-        429: TooManyRequests
-    """
+    """Run one conversation turn and answer as a response (streamed or not)."""
     gateway = current()
     asked = parse_responses(read_json(request), gateway.settings.model_aliases)
     caller = principal()

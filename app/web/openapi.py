@@ -1,12 +1,17 @@
-"""The OpenAPI 3.1 description of every endpoint, assembled from the views' own docstrings.
+"""The OpenAPI 3.1 description of every endpoint: each view's docstring is its summary, and
+its operations come from operations.yaml beside this module, by endpoint name.
 
-Each view documents itself: its docstring's first line becomes the summary, and YAML after
-a `---` line gives its operations (apispec-webframeworks' FlaskPlugin reads it). Request
-bodies name our marshmallow schemas by class (`schema: ClaudeRequest`); responses may name
-the components below (`429: TooManyRequests`; every operation gets `default: Error` unless
-it says otherwise). A route without such YAML is left out, and tests/test_openapi.py fails.
+Request bodies there name our marshmallow schemas by class (`schema: ClaudeRequest`);
+responses may name the components below (`429: TooManyRequests`; every operation gets
+`default: Error` unless it says otherwise). A route missing from the file is left out, and
+tests/test_openapi.py fails.
 """
 
+import copy
+import functools
+from pathlib import Path
+
+import yaml
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec_webframeworks.flask import FlaskPlugin
@@ -17,6 +22,7 @@ from werkzeug.routing import Rule
 from app.errors import TooManyRequests
 from app.settings import TOOL_DISPLAYS
 
+OPERATIONS = Path(__file__).with_name("operations.yaml")
 TITLE = "Claude Code Gateway"
 VERSION = "0.1.0"  # setup.cfg's
 UNDOCUMENTED_METHODS = {"HEAD", "OPTIONS"}  # Flask answers these itself
@@ -97,6 +103,7 @@ def build(app: Flask) -> dict:
     rules = _rules(app)
     for rule in rules:
         spec.path(view=app.view_functions[rule.endpoint], app=app,
+                  operations=copy.deepcopy(_operations().get(rule.endpoint, {})),
                   parameters=_path_parameters(rule))
     described = spec.to_dict()
     for rule in rules:
@@ -104,6 +111,12 @@ def build(app: Flask) -> dict:
     described["paths"] = {path: item for path, item in described["paths"].items()
                           if set(item) - {"parameters"}}  # no operation: left undocumented
     return {"openapi": described.pop("openapi"), **described}
+
+
+@functools.cache
+def _operations() -> dict:
+    """Every endpoint's operations, read once."""
+    return yaml.safe_load(OPERATIONS.read_text(encoding="utf-8"))
 
 
 def _add_components(spec: APISpec) -> None:
