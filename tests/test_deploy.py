@@ -159,3 +159,18 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert str(rendered) not in done.stderr, done.stderr  # e.g. "Unknown key ... ignoring"
+
+
+def test_the_cluster_compose_file_runs_two_hosts_behind_nginx_on_shared_stores():
+    folder = ROOT / "deploy" / "cluster"
+    services = yaml.safe_load((folder / "compose.yaml").read_text())["services"]
+    hosts = {name: spec for name, spec in services.items() if name.startswith("gateway-")}
+    assert len(hosts) == 2 and {"postgres", "redis", "nginx"} <= set(services)
+    environments = [spec["environment"] for spec in hosts.values()]
+    for setting in ("DATABASE_URL", "REDIS_URL", "CLUSTER_SECRET", "API_KEY"):
+        assert len({env[setting] for env in environments}) == 1, setting  # shared
+    assert {env["NODE_URL"] for env in environments} == {f"http://{name}:3000" for name in hosts}
+    assert all(spec["build"] == "../.." for spec in hosts.values())
+    upstream = (folder / "nginx.conf").read_text()
+    assert all(f"server {name}:3000;" in upstream for name in hosts)
+    assert "proxy_buffering off;" in upstream
