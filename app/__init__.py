@@ -16,7 +16,7 @@ from app.claude.command import load_operator_settings
 from app.ops import health
 from app.settings import SettingsError, load_settings
 from app.turns import mcp
-from app.web import access, auth, capture, cors, forwarding, requestlog
+from app.web import access, auth, capture, claude_errors, cors, forwarding, requestlog
 from app.web.context import current as current_gateway
 from app.wiring import build_gateway
 
@@ -54,6 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             dict(test_config), os.environ), operator_settings)
     if settings.startup_check:
         health.log_startup_turn(app.extensions["gateway"].deep)
+    claude_errors.register()
     errors.register(app)
     forwarding.register(app)
     requestlog.register(app)

@@ -118,6 +118,20 @@ class HttpError(ApiError):
         super().__init__(message, code=exc.name.lower().replace(" ", "_"))
 
 
+_TRANSLATIONS: dict[type, Callable[[Exception], ApiError]] = {}
+
+
+def translate(kind: type, as_api_error: Callable[[Exception], ApiError]) -> None:
+    """Render a library's own error (and its subclasses) as this API error."""
+    _TRANSLATIONS[kind] = as_api_error
+
+
+def translated(exc: Exception) -> ApiError | None:
+    """The API error a library's error stands for, if one was taught."""
+    return next((make(exc) for kind, make in _TRANSLATIONS.items() if isinstance(exc, kind)),
+                None)
+
+
 def register(target: Flask | Blueprint, render: Callable[[ApiError], dict] = ApiError.body
              ) -> None:
     """Render every error, expected or not, as JSON with its status: the app's in the
@@ -136,6 +150,9 @@ def register(target: Flask | Blueprint, render: Callable[[ApiError], dict] = Api
 
     @target.errorhandler(Exception)
     def unexpected(exc: Exception):
+        known = translated(exc)
+        if known is not None:
+            return api_error(known)
         logger.opt(exception=exc).error("unhandled error")
         error = InternalError("The server failed to handle this request.")
         return jsonify(render(error)), error.status

@@ -11,6 +11,7 @@ import json
 import re
 import uuid
 
+from app.claude.errors import InvalidValue
 from app.errors import BadRequest
 from app.turns import workspaces
 from app.turns.options import (
@@ -140,7 +141,7 @@ def read_header(content: str) -> dict | None:
         return None
     try:
         return {key: parse_value(key, _as_text(echoed[key])) for key in KEYS if key in echoed}
-    except BadRequest:
+    except (BadRequest, InvalidValue):
         return None  # an edited or damaged header is ignored, not trusted
 
 

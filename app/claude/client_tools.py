@@ -12,7 +12,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-from app.errors import BadRequest
+from app.claude.errors import InvalidValue
 
 SERVER = "client"  # the MCP server name: Claude sees mcp__client__<name>, the client never does
 PREFIX = f"mcp__{SERVER}__"
@@ -39,7 +39,7 @@ class ClientTool:
 def check_name(name, param: str) -> str:
     """A function name that is safe on argv (as part of an --allowedTools rule)."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise BadRequest(f"Invalid function name {name!r}: use 1 to 64 letters, digits, "
+        raise InvalidValue(f"Invalid function name {name!r}: use 1 to 64 letters, digits, "
                          "underscores or dashes.", param=param)
     return name
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 from app.claude import client_tools
 from app.claude.client_tools import ClientTool
-from app.errors import BadRequest
+from app.claude.errors import InvalidValue
 
 # --strict-mcp-config: only the operator's MCP servers, never the login's or a project's.
 # --setting-sources= (none): no settings file that Claude's tools can write (a workspace's
@@ -81,10 +81,10 @@ def cli_settings(operator: dict) -> str:
 def check_tool_rules(rules, param: str) -> tuple[str, ...]:
     """Return the rules if each is a tool name with an optional `(pattern)`."""
     if not isinstance(rules, (list, tuple)):
-        raise BadRequest(f"{param} must be a list of tool rules.", param=param)
+        raise InvalidValue(f"{param} must be a list of tool rules.", param=param)
     for rule in rules:
         if not isinstance(rule, str) or not _TOOL_RULE.fullmatch(rule):
-            raise BadRequest(f"Invalid tool rule {rule!r} in {param}: expected a tool name "
+            raise InvalidValue(f"Invalid tool rule {rule!r} in {param}: expected a tool name "
                              "such as Bash, or a rule such as Bash(git *).", param=param)
     return tuple(rules)
 
@@ -94,13 +94,13 @@ def check_session_id(value: str, param: str = "session-id") -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise BadRequest(f"Invalid session id {value!r}: expected a UUID.", param=param) from None
+        raise InvalidValue(f"Invalid session id {value!r}: expected a UUID.", param=param) from None
 
 
 def check_model(value: str, param: str = "model") -> str:
     """Return a model name that is safe to pass to `--model`."""
     if not isinstance(value, str) or not _MODEL.fullmatch(value):
-        raise BadRequest(f"Invalid model name {value!r}.", param=param)
+        raise InvalidValue(f"Invalid model name {value!r}.", param=param)
     return value
 
 

@@ -20,7 +20,7 @@ from app.claude.client_tools import ClientToolServer
 from app.claude.command import RunSpec, build_argv
 from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
 from app.claude.process import LiveProcess
-from app.errors import ServiceUnavailable
+from app.claude.errors import CLIUnavailable
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def launch(executable: str | None, spec: RunSpec, confinement: Confinement, kill
            on_stop: list[Callable[[], None]]) -> LiveProcess:
     """Start a process for `spec` that waits for its first message; 503 if it cannot start."""
     if executable is None:
-        raise ServiceUnavailable("The Claude Code CLI was not found: install it or set "
+        raise CLIUnavailable("The Claude Code CLI was not found: install it or set "
                                  "CLAUDE_PATH.")
     prompt_file = _write_temp(spec.system_prompt) if spec.system_prompt else None
     cleanup = [lambda: prompt_file.unlink(missing_ok=True)] if prompt_file else []
@@ -84,7 +84,7 @@ def launch(executable: str | None, spec: RunSpec, confinement: Confinement, kill
     except OSError as exc:
         for callback in [*on_stop, *cleanup, *command.on_stop]:
             callback()
-        raise ServiceUnavailable(f"The Claude Code CLI could not be started: {exc}") from None
+        raise CLIUnavailable(f"The Claude Code CLI could not be started: {exc}") from None
     if tools is not None:
         tools.reply = process.reply
     process.tool_server = tools

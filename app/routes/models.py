@@ -3,6 +3,7 @@
 from flask import Blueprint, jsonify
 
 from app.chat import models
+from app.claude.errors import InvalidValue
 from app.errors import ApiError, NotFound
 from app.web.context import current
 
@@ -22,7 +23,7 @@ def show(model_id: str):
     """One model: any name /v1/chat/completions accepts (claude-* ids too), else 404."""
     try:
         models.resolve_model(model_id, current().settings.model_aliases)
-    except ApiError:
+    except (ApiError, InvalidValue):
         raise NotFound(f"The model {model_id!r} does not exist.", param="model",
                        code="model_not_found") from None
     return jsonify(_model(model_id))

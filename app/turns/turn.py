@@ -25,6 +25,7 @@ from app.claude.ended import TurnEnded, outcome_of
 from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
 from app.claude.pool import Kept, Parked
 from app.claude.run import ClaudeRun
+from app.claude.errors import ClaudeError
 from app.errors import ApiError, Conflict, NotFound, TooManyRequests
 from app.services import Gateway
 from app.shared.keys import Principal, operator_key
@@ -301,8 +302,9 @@ class Turn:
                 self._ticket = None
                 try:
                     self._start(slot)
-                except ApiError as exc:
-                    return error_result(exc.code or "error", exc.message, self.session_id)
+                except (ApiError, ClaudeError) as exc:  # the headers are sent: in-band
+                    code = exc.code if isinstance(exc, ApiError) else "cli_unavailable"
+                    return error_result(code or "error", exc.message, self.session_id)
                 return None
             if remaining <= 0:
                 error = self._queue_timeout()
