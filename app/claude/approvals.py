@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from loguru import logger
 
 from app import metrics
+from app.claude.control import Allow, CliPermission, Decision, Deny
 from app.claude.process import LiveProcess
 
 PENDING, ANSWERED, EXPIRED = "pending", "answered", "expired"
@@ -68,7 +69,7 @@ class Approval:
                         return f"{self.tool_name}({content})"
         return self.tool_name
 
-    def response(self, decision: dict) -> dict:
+    def response(self, decision: Decision) -> CliPermission:
         """The CLI's answer for a decision ({"behavior": "allow"|"deny", ...})."""
         if decision.get("behavior") == "allow":
             updated = decision.get("updated_input")
@@ -88,11 +89,11 @@ class Approval:
         return response
 
 
-def allow(updated_input: dict | None = None, always: bool = False) -> dict:
+def allow(updated_input: dict | None = None, always: bool = False) -> Allow:
     return {"behavior": "allow", "updated_input": updated_input, "always": always}
 
 
-def deny(message: str, interrupt: bool = False) -> dict:
+def deny(message: str, interrupt: bool = False) -> Deny:
     return {"behavior": "deny", "message": message, "interrupt": interrupt}
 
 
@@ -125,7 +126,7 @@ class ApprovalDesk:
                            approval.id, exc)
         return approval
 
-    def decide(self, approval_id: str, decision: dict, status: str = ANSWERED,
+    def decide(self, approval_id: str, decision: Decision, status: str = ANSWERED,
                outcome: str | None = None) -> bool:
         """Settle a question held here (a chat answer, expiry, a client gone); tell whether
         this decision was the one that counted."""
@@ -137,7 +138,7 @@ class ApprovalDesk:
             self.deliver(approval_id, decision, outcome)
         return recorded
 
-    def deliver(self, approval_id: str, decision: dict, outcome: str | None = None) -> bool:
+    def deliver(self, approval_id: str, decision: Decision, outcome: str | None = None) -> bool:
         """Give the CLI a recorded decision if the question is held here; count it by
         `outcome` (expired, withdrawn), else as allowed or denied."""
         with self._lock:

@@ -20,6 +20,7 @@ from loguru import logger
 
 from app.claude import transcripts
 from app.claude.budget import IDLE, RUNNING, WARM, Budget, Slot
+from app.claude.control import Pause
 from app.claude.command import RunSpec
 from app.claude.interrupts import Signals
 from app.claude.process import LiveProcess
@@ -59,7 +60,7 @@ class Parked:
     session_id: str
     owner: str
     turns: int
-    waits_for: dict  # what the client must answer: {"approval": event} or {"calls": [ids]}
+    waits_for: Pause  # what the client must answer: a permission question, or its calls
     expires: float  # monotonic
     withdraw: Callable[[str], None]  # answers what is held with a refusal
     lock: object = None  # the session's lock: a waiting turn keeps it, so no resume runs beside

@@ -10,6 +10,7 @@ import time
 
 from app.claude.approvals import ANSWERED, EXPIRED, PENDING, Approval
 from app.claude.budget import pid_alive
+from app.claude.control import Decision
 from app.errors import Conflict, NotFound
 from app.shared.state import StateDB
 
@@ -28,7 +29,7 @@ class ApprovalBook:
                         json.dumps(approval.public()), time.time(), approval.expires_at,
                         PENDING))
 
-    def answer(self, approval_id: str, decision: dict, owner: str | None = None,
+    def answer(self, approval_id: str, decision: Decision, owner: str | None = None,
                status: str = ANSWERED) -> bool:
         """Record a decision if the question is still open; tell whether it was. A client's
         (`owner` given) counts only before the question expires."""
@@ -40,7 +41,7 @@ class ApprovalBook:
                                   *(() if owner is None else (owner, time.time())))).rowcount
         return bool(changed)
 
-    def answer_for(self, approval_id: str, owner: str, decision: dict) -> None:
+    def answer_for(self, approval_id: str, owner: str, decision: Decision) -> None:
         """A client's decision: 404 for an unknown question or another key's, 409 if settled."""
         if self.answer(approval_id, decision, owner):
             return

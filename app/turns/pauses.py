@@ -7,6 +7,7 @@ CLI itself goes on waiting in its process.
 """
 
 from app.claude import client_tools
+from app.claude.control import Pause
 from app.claude.events import Event
 
 
@@ -18,7 +19,7 @@ class PauseWatch:
         self.client_functions = client_functions
         self._calls: list[str] = []  # the client's functions in the message being streamed
 
-    def feed(self, event: Event) -> dict | None:
+    def feed(self, event: Event) -> Pause | None:
         """{"approval": the permission_request} or {"calls": [tool_use ids]}, else None."""
         if self.chat_approvals and event.type == "permission_request":
             return {"approval": event.data}
