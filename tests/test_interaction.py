@@ -418,3 +418,18 @@ def test_malformed_function_fields_are_400_naming_them(fields, param):
     with pytest.raises(BadRequest) as caught:
         parse_chat({"messages": [{"role": "user", "content": "hi"}], **fields}, aliases={})
     assert caught.value.param == param
+
+
+def test_an_always_answer_on_the_native_endpoint_adds_a_session_rule():
+    decision = allow({"file_path": "x"}, always=True)
+    asked = Approval.asked({"tool_name": "Write", "input": {"file_path": "x"},
+                            "permission_suggestions": []}, "owner", "s", 60)
+    response = asked.response(decision)
+    assert response["behavior"] == "allow"
+    assert response["updatedPermissions"][0]["rules"] == [{"toolName": "Write"}]
+
+
+def test_the_native_answer_takes_always():
+    from app.web.schemas import permission_answer
+    assert permission_answer.load({"behavior": "allow", "always": True})["always"] is True
+    assert permission_answer.load({"behavior": "deny"})["always"] is False

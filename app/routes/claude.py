@@ -74,7 +74,7 @@ def answer_permission(request_id: str):
     body = load_json(request, permission_answer)
     desk = current().desk
     if body["behavior"] == "allow":
-        decision = approvals.allow(body["updated_input"])
+        decision = approvals.allow(body["updated_input"], always=body["always"])
     else:
         decision = approvals.deny(body["message"] or "The user denied this tool use.")
     desk.book.answer_for(request_id, principal().owner, decision)

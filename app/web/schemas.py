@@ -90,6 +90,7 @@ class PermissionAnswer(Schema):
     updated_input = fields.Dict(load_default=None, allow_none=True, data_key="updated_input")
     message = fields.String(load_default=None, allow_none=True,
                             validate=validate.Length(max=4000))
+    always = StrictBoolean(load_default=False)  # allow: the same tool unasked for the session
 
 
 permission_answer = PermissionAnswer()
