@@ -18,6 +18,7 @@ from app.claude.process import LiveProcess
 from app.claude.run import Limits, launch
 from app.proxy.server import ApiProxy
 from app.sandbox.confiner import Confiner
+from app.runs.book import RunBook
 from app.settings import Settings
 from app.shared.conversations import ConversationStore
 from app.shared.key_folders import KeyFolders
@@ -50,6 +51,7 @@ class Gateway:
     locks: SessionLocks
     cluster: Cluster | None  # this host's cluster, with NODE_URL (None: one host)
     cli_settings: str  # the --settings of every turn (app/claude/command.py)
+    runs: RunBook  # every run this worker can reach (app/runs)
     on_turn_end: list[Callable[[TurnEnded], None]] = field(default_factory=list)
 
     @property

@@ -4,6 +4,7 @@ Nothing here reads the environment at import time; `load_settings` is called by
 `create_app` (and by gunicorn.conf.py) with the mapping to read from.
 """
 
+import base64
 import ipaddress
 import json
 import re
@@ -128,6 +129,18 @@ def _url_of(schemes: tuple[str, ...], example: str) -> Callable[[str], str]:
     return parse
 
 
+def _webhook_secret(text: str) -> str:
+    text = text.strip()
+    try:
+        if text and len(base64.b64decode(text.removeprefix("whsec_"), validate=True)) < 24:
+            raise ValueError
+    except ValueError:
+        raise ValueError("must be whsec_ and 24 or more random bytes in base64 (python3 -c "
+                         "\"import base64,os; print('whsec_'+base64.b64encode(os.urandom(32))"
+                         ".decode())\")") from None
+    return text
+
+
 _database_url = _url_of(("postgresql", "postgresql+psycopg", "postgres"),
                         "postgresql://gateway:secret@db.internal/gateway")
 _redis_url = _url_of(("redis", "rediss", "unix"), "redis://:secret@redis.internal:6379/0")
@@ -209,6 +222,12 @@ SETTINGS = (
             "how long a turn waits for the results of the client's functions"),
     Setting("CORS_ORIGINS", "cors_origins", "", _origins,
             "browser origins allowed to call the API, comma-separated (* any; empty: no CORS)"),
+    Setting("RUN_LOG_MINUTES", "run_log_minutes", "60", _positive_int,
+            "how long a run's events are kept after it ends, for clients that reconnect"),
+    Setting("WEBHOOK_ALLOWED_HOSTS", "webhook_allowed_hosts", "", _keys,
+            "hosts (host or host:port) that runs may name as their webhook, comma-separated"),
+    Setting("WEBHOOK_SECRET", "webhook_secret", "", _webhook_secret,
+            "the Standard Webhooks secret (whsec_...) webhook events are signed with"),
     Setting("MAX_BODY_BYTES", "max_body_bytes", "26214400", _positive_int,
             "largest request body accepted"),
     Setting("DATABASE_URL", "database_url", "", _database_url,
@@ -274,6 +293,9 @@ class Settings:
     approval_timeout_ms: int
     tool_result_timeout_ms: int
     cors_origins: tuple[str, ...]
+    run_log_minutes: int
+    webhook_allowed_hosts: tuple[str, ...]
+    webhook_secret: str
     max_body_bytes: int
     database_url: str
     redis_url: str
@@ -316,6 +338,9 @@ def load_settings(environ: Mapping[str, Any]) -> Settings:
     if settings.node_url and len(settings.cluster_secret) < 16:
         raise SettingsError("NODE_URL needs CLUSTER_SECRET, 16 characters or more, the same on "
                             "every host")
+    if settings.webhook_allowed_hosts and not settings.webhook_secret:
+        raise SettingsError("WEBHOOK_ALLOWED_HOSTS needs WEBHOOK_SECRET, which signs every "
+                            "webhook event")
     if "*" in settings.cors_origins and not settings.keys:
         raise SettingsError("CORS_ORIGINS='*' lets any web page call the server: set API_KEY or "
                             "API_KEYS first")

@@ -18,6 +18,9 @@ from app.claude.deep_check import DeepCheck, test_turn
 from app.claude.interrupts import InterruptBox
 from app.claude.pool import ProcessPool
 from app.proxy.server import ApiProxy
+from app.runs.book import RunBook
+from app.runs.log import FileRunLog, RedisRunLog
+from app.runs.webhooks import WebhookSender
 from app.proxy.upstream import Upstream, find_credential
 from app.sandbox.confiner import Confiner, SandboxPlan
 from app.sandbox.jail import ISOLATED
@@ -40,6 +43,7 @@ from app.turns.policy import default_spec
 
 PRUNE_FIRST_SECONDS = 60.0
 PRUNE_EVERY_SECONDS = 3600.0
+RUN_PRUNE_SECONDS = 60.0
 
 
 def build_gateway(settings: Settings, mcp_servers: frozenset[str],
@@ -75,16 +79,36 @@ def build_gateway(settings: Settings, mcp_servers: frozenset[str],
     deep = DeepCheck(lambda: test_turn(holder[0], default_spec(holder[0], GATEWAY), GATEWAY))
     locks = RedisSessionLocks(client) if client else FileSessionLocks(db.folder("locks"))
     cluster = _cluster(settings, client)
+    runs = _runs(settings, db, client, pool)
     gateway = Gateway(settings, db, SessionStore(db, folders), ConversationStore(db),
                       mcp_servers, budget, pool.inbox, pool, desk, keys, usage, folders, proxy,
                       confiner, deep, locks, cluster, cli_settings(operator_settings or {}),
-                      [lambda ended: usage.count_turn(ended.owner), metrics.turn_ended])
+                      runs, [lambda ended: usage.count_turn(ended.owner), metrics.turn_ended])
     holder.append(gateway)
-    pool.chores += [db.ensure, desk.tick, _pruner(db, folders, settings.state_retention_days)]
+    pool.chores += [db.ensure, desk.tick, _pruner(db, folders, settings.state_retention_days),
+                    _every(RUN_PRUNE_SECONDS, runs.prune)]
     if cluster is not None:
         pool.chores.append(cluster.registry.beat)
     pool.start()
     return gateway
+
+
+def _runs(settings: Settings, db: StateDB, client, pool: ProcessPool) -> RunBook:
+    """The runs' event logs: files under STATE_DIR/runs, or Redis streams across hosts."""
+    keep = settings.run_log_minutes * 60.0
+    log = RedisRunLog(client, keep) if client else FileRunLog(db.folder("runs"))
+    return RunBook(log, pool.running, pool.inbox, WebhookSender(settings.webhook_secret), keep)
+
+
+def _every(seconds: float, chore):
+    """A housekeeping chore that runs `chore` at most once every `seconds`."""
+    due = [0.0]
+
+    def run() -> None:
+        if time.monotonic() >= due[0]:
+            due[0] = time.monotonic() + seconds
+            chore()
+    return run
 
 
 def _cluster(settings: Settings, client) -> Cluster | None:

@@ -1,6 +1,6 @@
 """The seam's mechanisms, one table run against each implementation: session locks and
-signals between workers, on files (one host) and on a real Redis (many hosts); the host
-registry on Redis."""
+signals between workers and runs' event logs, on files (one host) and on a real Redis (many
+hosts); the host registry on Redis."""
 
 import threading
 
@@ -8,6 +8,7 @@ import pytest
 
 from app.claude.interrupts import InterruptBox
 from app.errors import Conflict
+from app.runs.log import FileRunLog, Frame, RedisRunLog, RunMeta
 from app.shared import redis_state
 from app.shared.file_locks import FileSessionLocks
 from app.shared.redis_state import Host, HostRegistry, RedisSessionLocks, RedisSignals
@@ -94,3 +95,42 @@ def test_without_redis_the_answer_is_a_503_not_a_guess():
         RedisSessionLocks(client).lock(SESSION, 0)
     with pytest.raises(redis_state.RedisUnavailable):
         HostRegistry(client, Host.at("http://h:1")).alive()
+
+
+# --- runs' event logs ----------------------------------------------------------------------
+
+@pytest.fixture(params=["files", "redis"])
+def run_log(request, tmp_path):
+    if request.param == "files":
+        return FileRunLog(tmp_path / "runs")
+    return RedisRunLog(redis_state.connect(request.getfixturevalue("redis_url")), 60)
+
+
+def test_a_follower_gets_every_event_once_then_the_end(run_log):
+    meta = RunMeta("run_" + "a" * 32, "alice", "claude", status="running")
+    run_log.open(meta)
+    for seq in range(1, 4):
+        run_log.append(meta.id, Frame(seq, None, f'{{"n": {seq}}}'))
+    got: list[Frame] = []
+
+    def follow():
+        for batch in run_log.follow(meta.id, 1, keepalive=0.2):
+            got.extend(batch or [])
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    run_log.append(meta.id, Frame(4, "done", '{"n": 4}'))
+    meta.status = "completed"
+    run_log.save(meta)
+    reader.join(10)
+    assert not reader.is_alive(), "the follower did not see the run end"
+    assert [(f.seq, f.event) for f in got] == [(2, None), (3, None), (4, "done")]
+    assert [m.id for m in run_log.runs_of("alice")] == [meta.id] and run_log.runs_of("bob") == []
+
+
+def test_a_deleted_run_is_gone(run_log):
+    meta = RunMeta("run_" + "b" * 32, "alice", "claude", status="completed")
+    run_log.open(meta)
+    run_log.delete(meta.id)
+    assert run_log.meta(meta.id) is None and run_log.runs_of("alice") == []
+    assert list(run_log.follow(meta.id, 0, keepalive=0.1)) == []
