@@ -92,9 +92,10 @@ def _register_blueprints(app: Flask) -> None:
         models,
         openapi,
         responses,
+        runs,
         sessions,
         usage,
     )
-    for module in (claude, chat, models, health, openapi, messages, sessions, responses, usage,
-                   metrics):
+    for module in (claude, runs, chat, models, health, openapi, messages, sessions, responses,
+                   usage, metrics):
         app.register_blueprint(module.bp)

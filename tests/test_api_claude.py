@@ -3,6 +3,7 @@
 import json
 
 from tests.conftest import result_json, sse_events
+from tests.support.streams import first_cli_event
 
 
 def post(client, **body):
@@ -15,7 +16,8 @@ def test_stream_passes_every_cli_event_and_ends_with_result(client):
     assert response.mimetype == "text/event-stream"
     assert response.headers["X-Accel-Buffering"] == "no"
     events = sse_events(response.get_data(as_text=True))
-    assert events[0]["type"] == "system" and events[0]["subtype"] == "init"
+    assert events[0] == {"type": "run", "run_id": response.headers["X-Run-Id"]}
+    assert events[1]["type"] == "system" and events[1]["subtype"] == "init"
     deltas = [e["event"]["delta"]["text"] for e in events
               if e["type"] == "stream_event" and e["event"]["type"] == "content_block_delta"]
     assert "".join(deltas) == "echo: hello there"
@@ -165,7 +167,8 @@ def test_a_new_session_is_held_while_its_first_turn_runs(make_app):
     client = make_app(SESSION_WAIT_MS="100").test_client()
     running = client.post("/api/claude", json={"prompt": "fake:hang"}, buffered=False)
     try:
-        init = json.loads(next(iter(running.response)).decode()[6:])
+        init = first_cli_event(line for chunk in running.response
+                               for line in chunk.decode().splitlines())
         busy = post(client, prompt="again", **{"session-id": init["session_id"]})
         assert busy.status_code == 409
     finally:

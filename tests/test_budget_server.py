@@ -12,6 +12,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import FAKE_CLAUDE, sse_events
+from tests.support.streams import first_cli_event
 from tests.test_faults import process_gone, wait_until
 
 TIMEOUT = (5, 30)  # connect, read: no request of this module may hang the suite
@@ -78,8 +79,8 @@ def open_stream(server, body: dict, headers: dict | None = None):
 
 
 def next_event(lines) -> dict:
-    """The next `data:` event of a stream being read."""
-    return json.loads(next(line for line in lines if line.startswith(b"data: "))[6:])
+    """The next of the CLI's events of a stream being read."""
+    return first_cli_event(lines)
 
 
 def rest_of_stream(lines, seconds: float) -> list[dict]:
@@ -100,8 +101,8 @@ def run_turn(server, prompt: str) -> tuple[list[dict], int]:
                              timeout=TIMEOUT)
     assert response.status_code == 200, response.text
     events = sse_events(response.text)
-    assert events[0].get("subtype") == "init", f"the turn did not run: {events[-1]}"
-    return events, parent_of(events[0]["fake_pid"])
+    assert events[1].get("subtype") == "init", f"the turn did not run: {events[-1]}"
+    return events, parent_of(events[1]["fake_pid"])
 
 
 def assert_capacity_error(response) -> None:
@@ -198,14 +199,14 @@ def test_an_idle_process_in_another_worker_is_evicted_for_a_waiting_request(live
     server = live_server(MAX_CLAUDE_PROCESSES="1", LIVE_IDLE_MS="600000", WEB_CONCURRENCY="2",
                          QUEUE_TIMEOUT_MS="20000")
     events, idle_worker = run_turn(server, "fake:echo")
-    idle_pid = events[0]["fake_pid"]
+    idle_pid = events[1]["fake_pid"]
     for attempt in range(40):
         events, worker = run_turn(server, f"hello {attempt}")
         assert events[-1]["result"] == f"echo: hello {attempt}"
         assert process_gone(idle_pid), "the idle process still holds the only slot"
         if worker != idle_worker:
             break
-        idle_pid = events[0]["fake_pid"]  # same worker: it was given up locally; try again
+        idle_pid = events[1]["fake_pid"]  # same worker: it was given up locally; try again
     else:
         raise AssertionError("40 requests all landed on the worker holding the idle process")
     health = requests.get(server.url + "/health", timeout=TIMEOUT).json()["processes"]

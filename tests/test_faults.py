@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import sse_events
+from tests.support.streams import first_cli_event
 
 
 def stream(client, prompt: str) -> list:
@@ -86,14 +87,14 @@ def test_inactivity_timeout_stops_the_process_group(make_app):
     result = events[-1]
     assert result["subtype"] == "timeout" and result["is_error"] is True
     assert "inactivity timeout" in result["result"]
-    assert process_gone(events[0]["fake_pid"]) and process_gone(events[0]["child_pid"])
+    assert process_gone(events[1]["fake_pid"]) and process_gone(events[1]["child_pid"])
 
 
 def test_total_timeout_fires_even_while_the_cli_talks(make_app):
     client = make_app(CLAUDE_TOTAL_TIMEOUT_MS="500").test_client()
     events = stream(client, "fake:slow 30")
     assert events[-1]["subtype"] == "timeout" and "total timeout" in events[-1]["result"]
-    assert process_gone(events[0]["fake_pid"])
+    assert process_gone(events[1]["fake_pid"])
 
 
 def test_a_cli_ignoring_the_stop_signals_is_killed(make_app):
@@ -101,7 +102,7 @@ def test_a_cli_ignoring_the_stop_signals_is_killed(make_app):
         .test_client()
     events = stream(client, "fake:ignore-term")
     assert events[-1]["subtype"] == "timeout"
-    assert process_gone(events[0]["fake_pid"])
+    assert process_gone(events[1]["fake_pid"])
 
 
 def test_stderr_flood_does_not_deadlock(client):
@@ -138,8 +139,7 @@ def test_client_disconnect_stops_the_process(live_server):
     response = requests.post(server.url + "/api/claude", json={"prompt": "fake:child"},
                              stream=True, timeout=10)
     lines = response.iter_lines()
-    first = next(line for line in lines if line.startswith(b"data: "))
-    init = json.loads(first[6:])
+    init = first_cli_event(lines)
     response.close()
     assert wait_until(lambda: process_gone(init["fake_pid"]) and process_gone(init["child_pid"]),
                       seconds=5)
@@ -162,8 +162,7 @@ def test_worker_shutdown_stops_running_processes(live_server, worker_class, monk
     server = live_server(KEEPALIVE_INTERVAL_MS="100")
     response = requests.post(server.url + "/api/claude", json={"prompt": "fake:hang"},
                              stream=True, timeout=10)
-    first = next(line for line in response.iter_lines() if line.startswith(b"data: "))
-    pid = json.loads(first[6:])["fake_pid"]
+    pid = first_cli_event(response.iter_lines())["fake_pid"]
     server.stop()
     assert wait_until(lambda: process_gone(pid), seconds=10)
 

@@ -38,10 +38,12 @@ def ask(client, prompt: str, headers=None, **fields) -> dict:
 
 
 def open_stream(client, prompt: str, **fields):
-    """Start a streaming turn and return (response, its events iterator) without reading on."""
+    """Start a streaming turn and return (response, its CLI events iterator) without reading on."""
     response = client.post("/api/claude", json={"prompt": prompt, **fields}, buffered=False)
     assert response.status_code == 200
-    return response, _events(response)
+    events = _events(response)
+    assert next(events) == {"type": "run", "run_id": response.headers["X-Run-Id"]}
+    return response, events
 
 
 def _events(response):

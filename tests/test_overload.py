@@ -20,12 +20,19 @@ def open_stream(url: str):
     return response.status_code, time.monotonic() - started, response
 
 
+def first_other_than_the_run_event(response) -> bytes:
+    """What a stream says after naming its run: keep-alives while it waits for a process."""
+    lines = (line for line in response.iter_lines() if line)
+    assert next(lines) == b"id: 1" and next(lines).startswith(b'data: {"type": "run"')
+    return next(lines)
+
+
 def test_requests_past_the_threads_are_refused_at_once_never_left_waiting(live_server):
     server = live_server(GUNICORN_THREADS=str(THREADS), MAX_CLAUDE_PROCESSES="1",
                          QUEUE_MAX="50", QUEUE_TIMEOUT_MS="20000", KEEPALIVE_INTERVAL_MS="500")
     running = open_stream(server.url)  # first, alone: it takes the one process
     lines = running[2].iter_lines()  # kept: a dropped iterator may close the stream
-    assert next(lines).startswith(b"data: ")
+    assert next(lines) == b"id: 1"  # its run's first event: the stream is under way
     with ThreadPoolExecutor(REQUESTS) as pool:
         answers = [running, *pool.map(lambda _: open_stream(server.url), range(REQUESTS - 1))]
     try:
@@ -37,7 +44,7 @@ def test_requests_past_the_threads_are_refused_at_once_never_left_waiting(live_s
             assert response.headers["Retry-After"] == "5"
             assert json.loads(response.content)["error"]["code"] == "capacity_exceeded"
         queued = [response for status, _, response in answers[1:] if status == 200]
-        waiting = [next(r.iter_lines()) for r in queued]  # they wait for the process, visibly
+        waiting = [first_other_than_the_run_event(r) for r in queued]
         assert len(waiting) == THREADS - 1 and all(line == b": keep-alive" for line in waiting)
     finally:
         for _, _, response in answers:

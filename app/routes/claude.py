@@ -2,12 +2,10 @@
 answers to the permission questions of running turns."""
 
 from flask import Blueprint, jsonify, request
-from loguru import logger
-
 from app.claude import approvals
 from app.claude.command import check_session_id
-from app.claude.events import KeepAlive, error_result
 from app.errors import Conflict, NotFound
+from app.surfaces.native import frames as native
 from app.turns.options import TurnOptions
 from app.turns.turn import Turn
 from app.web import requestlog, sse
@@ -16,7 +14,8 @@ from app.web.bodies import load_json
 from app.web.chat_http import watch_events
 from app.web.context import current
 from app.web.disconnect import watcher
-from app.web.native import collect_result, result_status
+from app.web.native import result_status
+from app.web.runs import check_webhook, relay, start_run
 from app.web.schemas import claude_request, permission_answer
 
 bp = Blueprint("claude", __name__, url_prefix="/api/claude")
@@ -24,22 +23,31 @@ bp = Blueprint("claude", __name__, url_prefix="/api/claude")
 
 @bp.post("")
 def run():
-    """Run one turn and stream its events, or return the final result."""
+    """Run one turn as a run and stream its events, or return the final result."""
     body = load_json(request, claude_request)
     content = [{"type": "text", "text": body["prompt"]}]
     options = TurnOptions.from_attrs({**body, "approvals": "stream" if body["approvals"]
                                       else None})
+    webhook = check_webhook(current(), body["webhook"])
     turn = Turn(current(), options, content,
                 caller=principal(), stream=body["stream"])
     requestlog.annotate(workspace=turn.workspace or "shared", session=turn.session_id,
                         live=turn.live)
     watch_events(turn)
+    detached = body["on_disconnect"] == "continue"
+    started = start_run(turn, "claude", webhook, lambda run_id: native.frames(
+        turn, run_id, requestlog.first_output()))
+    requestlog.annotate(run=started.id)
+    headers = {"X-Run-Id": started.id}
     if not body["stream"]:
-        turn.client_gone = watcher(request.environ)
-        result = collect_result(turn)
-        requestlog.annotate(session=result.get("session_id"))
-        return jsonify(result), result_status(result)
-    return sse.response(_stream(turn, requestlog.first_output()), turn.close)
+        if not detached:
+            turn.client_gone = watcher(request.environ)
+        started.join()
+        result = started.meta.result or {}
+        requestlog.annotate(session=started.meta.session_id)
+        return jsonify(result), result_status(result), headers
+    return sse.response(relay(started.follow(0, current().limits.keepalive)),
+                        lambda: None if detached else started.end(), headers)
 
 
 @bp.post("/sessions/<session_id>/interrupt")
@@ -80,26 +88,3 @@ def answer_permission(request_id: str):
     desk.book.answer_for(request_id, principal().owner, decision)
     desk.deliver(request_id, decision)  # at once if it waits here; else its worker's next tick
     return jsonify({"request_id": request_id, "behavior": body["behavior"]}), 200
-
-
-def _stream(turn: Turn, first_content=lambda: None):
-    """Pass every CLI event through as one SSE `data:` event, ending with a result."""
-    try:
-        for event in turn.events():
-            if _is_content(event):
-                first_content()
-            yield sse.KEEPALIVE_COMMENT if isinstance(event, KeepAlive) else sse.message(event.raw)
-    except Exception as exc:  # the headers are sent: the failure must travel in-band
-        logger.opt(exception=exc).error("stream failed")
-        failed = error_result("gateway_error", "The gateway failed while streaming this run.",
-                              turn.session_id)
-        yield sse.message(failed.raw)
-
-
-def _is_content(event) -> bool:
-    """Whether an event carries Claude's answer (a streamed delta, or a whole message)."""
-    if isinstance(event, KeepAlive):
-        return False
-    streamed = event.data.get("event") if event.type == "stream_event" else None
-    return event.type == "assistant" or (isinstance(streamed, dict)
-                                         and streamed.get("type") == "content_block_delta")

@@ -72,6 +72,7 @@ class Turn:
         self._turns = 0
         self._closed = False
         self._interrupt_asked = False
+        self._client_left = False
         self._last_look = time.monotonic()  # when the client was last looked for
         self._began = time.monotonic()
         self._lock = None
@@ -324,9 +325,10 @@ class Turn:
         self._reachable(session_id)
         self._count_turn(session_id)
 
-    def interrupt(self) -> None:
+    def interrupt(self, client_left: bool = False) -> None:
         """End the turn early: the CLI answers with its own result; a turn still waiting for
-        its process ends before it starts."""
+        its process ends before it starts. (Counted as a disconnect if its client left.)"""
+        self._client_left = self._client_left or client_left
         self._interrupt_asked = True
         if self.run is not None:
             self._withdraw("The turn was interrupted.")
@@ -381,7 +383,7 @@ class Turn:
                 run.interrupt()  # the client left mid-turn: let the CLI end it cleanly
                 for _ in run.events():
                     pass
-            self._tell_ended(run, self._add_cost(run), left)
+            self._tell_ended(run, self._add_cost(run), left or self._client_left)
             if run.succeeded and not run.interrupted and self.session_id:
                 self.gateway.sessions.note_message(self.session_id, run.last_message)
                 self.gateway.pool.keep(kept, self.session_id, self._turns)

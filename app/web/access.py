@@ -7,7 +7,7 @@ from app.shared.keys import Principal
 from app.shared.usage import UsageLedger
 
 BLUEPRINT_SCOPES = {"claude": "chat", "chat": "chat", "messages": "chat", "responses": "chat",
-                    "models": "chat", "sessions": "sessions", "metrics": "metrics",
+                    "models": "chat", "sessions": "sessions", "runs": "chat", "metrics": "metrics",
                     "usage": None}
 ENDPOINT_SCOPES = {"claude.interrupt": "sessions", "claude.pending_permissions": "approvals",
                    "claude.answer_permission": "approvals"}

@@ -56,6 +56,22 @@ SESSION = {
 }
 
 
+_TIME = {"type": ["number", "null"], "description": "Unix seconds."}
+RUN = {
+    "type": "object",
+    "description": "One turn as a run: where it stands, what it waits for, how it ended.",
+    "properties": {
+        "id": {"type": "string"}, "object": {"type": "string", "enum": ["run"]},
+        "status": {"type": "string", "enum": ["queued", "running", "waiting", "completed",
+                                              "failed", "cancelled", "incomplete"]},
+        "session_id": {"type": ["string", "null"]}, "workspace": {"type": ["string", "null"]},
+        "surface": {"type": "string", "enum": ["claude", "chat", "messages",
+                                                          "responses"]},
+        "created_at": {"type": "number"}, "started_at": _TIME, "ended_at": _TIME,
+        "waiting": {"type": ["object", "null"],
+                    "description": "While waiting: `kind` approval (with `request_id`, "
+                                   "`tool_name`, `input`) or function_results."},
+        "result": {"type": ["object", "null"], "description": "Once ended: its result."}}}
 USAGE = {"type": "object", "properties": {
     "turns": {"type": "integer"}, "input_tokens": {"type": "integer"},
     "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"},
@@ -131,6 +147,7 @@ def _add_components(spec: APISpec) -> None:
     _add_chat_components(spec)
     spec.components.schema("Session", SESSION)
     spec.components.schema("Usage", USAGE)
+    spec.components.schema("Run", RUN)
     spec.components.schema("AnthropicError", schema=AnthropicErrorSchema)
     spec.components.response("AnthropicError", {
         "description": "An error, in the Anthropic API's shape.",

@@ -2,6 +2,7 @@
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from app.runs.book import STATUSES as RUN_STATUSES
 from app.turns.options import (
     CHOICE,
     COUNT,
@@ -50,6 +51,11 @@ class ClaudeRequest(TurnFields):
     prompt = fields.String(required=True)
     stream = StrictBoolean(load_default=True)
     approvals = StrictBoolean(load_default=False)  # ask the client where rules allow no tool
+    # What a client that goes away does to its run: interrupt it, or let it finish.
+    on_disconnect = fields.String(load_default="interrupt", data_key="on-disconnect",
+                                  validate=validate.OneOf(("interrupt", "continue")))
+    webhook = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=2000))  # told when the run ends
 
     @pre_load
     def accept_snake_case(self, data, **kwargs):
@@ -107,3 +113,27 @@ class SessionsQuery(Schema):
 
 
 sessions_query = SessionsQuery()
+
+
+class RunsQuery(Schema):
+    """The query string of `GET /api/claude/runs`: maybe only runs with one status."""
+
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(load_default=None, validate=validate.OneOf(RUN_STATUSES))
+
+
+runs_query = RunsQuery()
+
+
+class RunEventsQuery(Schema):
+    """The query string of `GET /api/claude/runs/<id>/events`: the last event already had."""
+
+    class Meta:
+        unknown = RAISE
+
+    after = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=0))
+
+
+run_events_query = RunEventsQuery()

@@ -20,6 +20,12 @@ def event(name: str, data: str) -> str:
     return f"event: {name}\n" + message(data)
 
 
+def numbered(seq: int, data: str, name: str | None = None) -> str:
+    """Frame one event of a run with its `id:`, which a client that reconnects sends back
+    as `Last-Event-ID` to get every event after it."""
+    return f"id: {seq}\n" + (event(name, data) if name else message(data))
+
+
 def response(chunks: Iterable[str], on_close: Callable[[], None],
              headers: dict | None = None) -> Response:
     """A streaming response that is never buffered and always releases its resources."""

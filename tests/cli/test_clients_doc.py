@@ -95,7 +95,8 @@ def test_curl_setup_keeps_what_is_set_and_shows_the_defaults():
 def test_curl_native_stream(server, standin):
     standin.script(Text("Hello there!"))
     events = sse_events(run(server, "curl-native-stream"))
-    assert events[0]["type"] == "system" and events[0]["cwd"] == "/workspace/demo"
+    assert events[0]["type"] == "run" and events[0]["run_id"].startswith("run_")
+    assert events[1]["type"] == "system" and events[1]["cwd"] == "/workspace/demo"
     assert any(e["type"] == "stream_event" for e in events)
     assert events[-1]["type"] == "result" and events[-1]["result"] == "Hello there!"
 

@@ -208,7 +208,7 @@ def test_interrupt_mid_turn_ends_the_stream_and_the_session_resumes(live, standi
     reader = threading.Thread(target=read)
     reader.start()
     assert ready.wait(60)  # Claude asked for the Bash tool: the sleep runs now
-    session = events[0]["session_id"]
+    session = events[1]["session_id"]
     answer = requests.post(f"{live.url}/api/claude/sessions/{session}/interrupt",
                            headers=AUTH, timeout=10)
     assert answer.status_code == 202

@@ -20,7 +20,7 @@ def test_text_reply_streams_token_deltas_and_ends_in_result(gateway, standin):
     standin.script(Text("Hello from the stand-in API"))
     events = ask(gateway, prompt="Say hello")
     types = [e["type"] for e in events]
-    assert types[0] == "system" and events[0]["subtype"] == "init"
+    assert types[:2] == ["run", "system"] and events[1]["subtype"] == "init"
     deltas = [e["event"]["delta"]["text"] for e in events if e["type"] == "stream_event"
               and e["event"]["type"] == "content_block_delta"]
     assert len(deltas) > 3 and "".join(deltas) == "Hello from the stand-in API"
