@@ -11,6 +11,7 @@ from app.settings import TOOL_DISPLAYS
 from app.turns.turn import Turn
 from app.web import capture, requestlog, sse
 from app.web.disconnect import watcher
+from app.web.runs import frames_of, relay, start_run
 
 
 def session_header() -> str | None:
@@ -40,11 +41,18 @@ def answer_headers(answer: ChatAnswer, ignored: list[str]) -> dict:
 
 
 def respond(answer: ChatAnswer, reply, stream: bool, headers: dict) -> Response:
-    """Stream the reply, or run it to the end (looking for the client) and send it whole."""
+    """Stream the reply as a run (its events resumable by the run's id, the turn interrupted
+    if the client leaves), or run it to the end (looking for the client) and send it whole."""
     watch_events(answer.turn)
     answer.on_first_content = requestlog.first_output()  # time to first token
     if stream:
-        return sse.response(reply.stream(), answer.turn.close, headers)
+        started = start_run(answer.turn, reply.surface, None,
+                            lambda run_id: frames_of(reply.events()), reply.run_id,
+                            reply.summary)
+        requestlog.annotate(run=started.id)
+        batches = started.follow(0, answer.turn.gateway.limits.keepalive)
+        return sse.response(relay(batches, reply.keepalive), started.end,
+                            {**headers, "X-Run-Id": started.id})
     answer.turn.client_gone = watcher(request.environ)
     return jsonify(reply.complete()), 200, headers
 

@@ -13,7 +13,10 @@ from app.claude.events import KeepAlive
 from app.errors import InternalError
 from app.surfaces.openai import format as fmt
 from app.surfaces.openai.request import ChatRequest
-from app.web import sse
+from app.surfaces.stream import RUNNING, Item, ended, event
+from app.web.sse import KEEPALIVE_COMMENT
+
+DONE = "[DONE]"  # the data of the last event of every stream
 
 FINISH = {core.END: "stop", core.CALLS: "tool_calls", core.QUESTION: "stop",
           core.LENGTH: "length"}
@@ -24,40 +27,45 @@ class ChatReply:
     """A chat completion answer: the core's answer and the request it answers."""
     answer: ChatAnswer
     chat: ChatRequest
+    surface = "chat"  # its runs' surface
+    keepalive = KEEPALIVE_COMMENT
+    run_id = None  # its runs get ids of their own
+    summary = None
 
     @property
     def turn(self):
         return self.answer.turn
 
-    def stream(self) -> Iterator[str]:
-        """SSE chunks as the OpenAI SDK expects them, ending in [DONE], whatever fails."""
+    def events(self) -> Iterator[Item]:
+        """Chunks as the OpenAI SDK expects them, ending in [DONE], whatever fails."""
         try:
             yield from self._chunks()
         except Exception as exc:  # the headers are sent: the failure must travel in-band
             logger.opt(exception=exc).error("stream failed")
             error = InternalError("The gateway failed while streaming this answer.")
-            yield sse.message(json.dumps(error.body()))
-            yield sse.DONE
+            yield event(json.dumps(error.body()))
+            yield event(DONE, reading=ended(self.answer.result, error.body()))
 
-    def _chunks(self) -> Iterator[str]:
+    def _chunks(self) -> Iterator[Item]:
         answer = self.answer
         maker = fmt.ChunkMaker(self.chat.model, self.chat.include_usage)
-        yield sse.message(json.dumps(maker.chunk({"role": "assistant",
-                                                  "content": answer.header(), "refusal": None})))
+        yield event(json.dumps(maker.chunk({"role": "assistant", "content": answer.header(),
+                                            "refusal": None})), reading=RUNNING)
         for item in answer.deltas():
             if isinstance(item, KeepAlive):
-                yield sse.KEEPALIVE_COMMENT
+                yield None
                 continue
-            yield sse.message(json.dumps(maker.chunk(_delta(item)), ensure_ascii=False))
+            yield event(json.dumps(maker.chunk(_delta(item)), ensure_ascii=False))
         error = answer.error()
         if error is not None:
-            yield sse.message(json.dumps(error.body()))
-        else:
-            yield sse.message(json.dumps(maker.chunk({}, FINISH[answer.ending()])))
-            if self.chat.include_usage:
-                yield sse.message(json.dumps(maker.usage_chunk(answer.result)))
-            answer.remember()
-        yield sse.DONE
+            yield event(json.dumps(error.body()))
+            yield event(DONE, reading=ended(answer.result, error.body()))
+            return
+        yield event(json.dumps(maker.chunk({}, FINISH[answer.ending()])))
+        if self.chat.include_usage:
+            yield event(json.dumps(maker.usage_chunk(answer.result)))
+        answer.remember()
+        yield event(DONE, reading=ended(answer.result))
 
     def complete(self) -> dict:
         """The whole answer as one `chat.completion`; raises the run's error if it failed."""
