@@ -22,7 +22,7 @@ from app.web.bodies import validate as load_with
 from app.web.schemas import StrictBoolean
 
 HANDLED = {"model", "input", "instructions", "stream", "previous_response_id", "store",
-           "tools", "tool_choice", "parallel_tool_calls", "reasoning"}
+           "tools", "tool_choice", "parallel_tool_calls", "reasoning", "background"}
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 SKIPPED_ITEMS = ("reasoning",)
 MAX_ID = 200
@@ -41,6 +41,7 @@ class ResponsesSchema(Schema):
     previous_response_id = fields.String(load_default=None, allow_none=True,
                                          validate=validate.Length(min=1, max=MAX_ID))
     store = StrictBoolean(load_default=True, allow_none=True)
+    background = StrictBoolean(load_default=False, allow_none=True)
     tools = fields.List(fields.Raw(), load_default=None, allow_none=True)
     tool_choice = fields.Raw(load_default=None, allow_none=True)
     parallel_tool_calls = StrictBoolean(load_default=None, allow_none=True)
@@ -58,6 +59,7 @@ class ResponsesRequest:
     messages: list[Message]
     stream: bool
     store: bool
+    background: bool
     previous_response_id: str | None
     instructions: str | None
     effort: str | None = None
@@ -76,12 +78,16 @@ def parse_responses(payload: dict, aliases: dict[str, str]) -> ResponsesRequest:
         raise BadRequest("The input must end with a user message (or the outputs of the "
                          "functions Claude called): there is nothing to answer otherwise.",
                          param="input")
+    if body["background"] and body["store"] is False:
+        raise BadRequest("Background responses must be stored: drop store=false.",
+                         param="store")
     tools, skipped = _tools(body["tools"])
     offered, guidance = _tool_choice(body["tool_choice"], tools, body["parallel_tool_calls"])
     effort = (body["reasoning"] or {}).get("effort")
     return ResponsesRequest(
         model=body["model"], cli_model=resolve_model(body["model"], aliases),
         messages=messages, stream=bool(body["stream"]), store=body["store"] is not False,
+        background=bool(body["background"]),
         previous_response_id=body["previous_response_id"], instructions=body["instructions"],
         effort=EFFORT_BY_REASONING.get(effort) if isinstance(effort, str) else None,
         tools=offered, tool_guidance=guidance,
@@ -95,6 +101,7 @@ def _echoed(payload: dict, body: dict) -> dict:
     return {"instructions": body["instructions"],
             "previous_response_id": body["previous_response_id"],
             "store": body["store"] is not False, "tools": body["tools"] or [],
+            "background": bool(body["background"]),
             "tool_choice": body["tool_choice"] or "auto",
             "parallel_tool_calls": body["parallel_tool_calls"] is not False,
             "reasoning": body["reasoning"] or {"effort": None, "summary": None},
@@ -208,3 +215,17 @@ def _tool_choice(choice, tools: tuple[ClientTool, ...], parallel: bool | None
     return functions.choose(choice, tools, parallel, named,
                             "tool_choice must be \"auto\", \"none\", \"required\" or "
                             "{\"type\": \"function\", \"name\": ...} naming one of the tools.")
+
+
+class RetrieveQuery(Schema):
+    """The query string of `GET /v1/responses/{id}`: whole, or its events from a number on."""
+
+    class Meta:
+        unknown = EXCLUDE  # `include[]` and the like: the response has what it has
+
+    stream = fields.Boolean(load_default=False)
+    starting_after = fields.Integer(load_default=None, strict=False,
+                                    validate=validate.Range(min=-1))
+
+
+retrieve_query = RetrieveQuery()
