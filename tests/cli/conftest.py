@@ -87,3 +87,12 @@ def gateway(request, standin, cli_home):
 def ws(gateway):
     """The workspace base of the running gateway."""
     return Path(gateway.env["WORKSPACE_BASE_PATH"])
+
+
+def pytest_collection_modifyitems(items):
+    """Every test here drives the real CLI: marked `cli`, so `pytest -m "not cli"` is the
+    fast loop."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.cli)
