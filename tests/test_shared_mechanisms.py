@@ -2,6 +2,7 @@
 signals between workers and runs' event logs, on files (one host) and on a real Redis (many
 hosts); the host registry on Redis."""
 
+import subprocess
 import threading
 
 import pytest
@@ -134,3 +135,14 @@ def test_a_deleted_run_is_gone(run_log):
     run_log.delete(meta.id)
     assert run_log.meta(meta.id) is None and run_log.runs_of("alice") == []
     assert list(run_log.follow(meta.id, 0, keepalive=0.1)) == []
+
+
+def test_a_run_whose_worker_died_ends_failed(tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    log = FileRunLog(tmp_path / "runs")
+    meta = RunMeta("run_" + "c" * 32, "alice", "claude", status="running", worker=gone.pid)
+    log.open(meta)
+    log.prune(3600)
+    ended = log.meta(meta.id)
+    assert ended.status == "failed" and "stopped" in ended.result["error"]

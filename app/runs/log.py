@@ -21,6 +21,7 @@ import redis
 from redis.exceptions import RedisError
 
 POLL_SECONDS = 0.05  # how often a follower on another worker looks for new events
+UNENDED_SECONDS = 86400  # how long Redis keeps a run that never said it ended
 ENDED = ("completed", "failed", "cancelled", "incomplete")
 
 
@@ -49,6 +50,7 @@ class RunMeta:
     summary: dict | None = None  # the surface's own view of it as it began (a response)
     webhook: str | None = None
     host: str | None = None  # the id of the host running it (several hosts)
+    worker: int = field(default_factory=os.getpid)  # the process running it
 
     @property
     def ended(self) -> bool:
@@ -176,14 +178,33 @@ class FileRunLog:
         shutil.rmtree(self._dir(run_id), ignore_errors=True)
 
     def prune(self, keep_seconds: float) -> int:
-        """Forget runs that ended more than `keep_seconds` ago; return how many."""
+        """Forget runs that ended more than `keep_seconds` ago, and end the runs of workers
+        that died while they ran (their turns died with them); return how many were
+        forgotten."""
         cutoff, removed = time.time() - keep_seconds, 0
         for entry in self.folder.glob("*/meta.json"):
             meta = self.meta(entry.parent.name)
-            if meta is not None and meta.ended and (meta.ended_at or 0) < cutoff:
+            if meta is None:
+                continue
+            if not meta.ended and not _alive(meta.worker):
+                meta.status, meta.ended_at = "failed", time.time()
+                meta.result = {"error": "The server process running it stopped."}
+                self.save(meta)
+            elif meta.ended and (meta.ended_at or 0) < cutoff:
                 shutil.rmtree(entry.parent, ignore_errors=True)
                 removed += 1
         return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host still runs (the workers of one host share STATE_DIR)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class RedisRunLog:
@@ -235,9 +256,10 @@ class RedisRunLog:
     def save(self, meta: RunMeta) -> None:
         pipe = self._client.pipeline()
         pipe.set(self._key(meta.id, "meta"), json.dumps(asdict(meta)))
-        if meta.ended:  # kept a while, then Redis forgets it
-            for part in ("meta", "events"):
-                pipe.expire(self._key(meta.id, part), self._keep)
+        # Kept a while once ended, then Redis forgets it; a run whose host died while it ran
+        # is forgotten a day later.
+        for part in ("meta", "events"):
+            pipe.expire(self._key(meta.id, part), self._keep if meta.ended else UNENDED_SECONDS)
         pipe.execute()
 
     def meta(self, run_id: str) -> RunMeta | None:
