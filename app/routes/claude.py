@@ -2,8 +2,10 @@
 answers to the permission questions of running turns."""
 
 from flask import Blueprint, jsonify, request
+
 from app.claude import approvals
 from app.claude.command import check_session_id
+from app.claude.control import Decision
 from app.errors import Conflict, NotFound
 from app.surfaces.native import frames as native
 from app.turns.options import TurnOptions
@@ -81,6 +83,7 @@ def answer_permission(request_id: str):
     """Allow or deny a waiting tool use; the turn, in whichever worker, goes on."""
     body = load_json(request, permission_answer)
     desk = current().desk
+    decision: Decision
     if body["behavior"] == "allow":
         decision = approvals.allow(body["updated_input"], always=body["always"])
     else:

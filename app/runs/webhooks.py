@@ -64,7 +64,9 @@ class WebhookSender:
         self._lock = threading.Lock()
 
     def send(self, url: str, kind: str, data: dict) -> None:
-        """Queue an event; returns at once."""
+        """Queue an event; returns at once (nothing is sent without a secret to sign it)."""
+        if self._signer is None:
+            return
         self._queue.put(Delivery(url, kind, data))
         with self._lock:
             if self._thread is None:
@@ -96,6 +98,7 @@ class WebhookSender:
 
     def _deliver(self, delivery: Delivery) -> bool:
         """Post one event; tell whether the receiver took it (a 2xx)."""
+        assert self._signer is not None  # send() queues nothing without it
         delivery.attempts += 1
         moment = datetime.now(timezone.utc)
         body = json.dumps({"type": delivery.kind, "timestamp": moment.isoformat(),
@@ -106,7 +109,7 @@ class WebhookSender:
         parts = urlsplit(delivery.url)
         kind = http.client.HTTPSConnection if parts.scheme == "https" else \
             http.client.HTTPConnection
-        connection = kind(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
+        connection = kind(parts.hostname or "", parts.port, timeout=TIMEOUT_SECONDS)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             connection.request("POST", target, body, headers)

@@ -15,7 +15,7 @@ RESULT_FIELDS = ("type", "subtype", "is_error", "result", "session_id", "usage",
 
 def public_result(data: dict | None) -> dict:
     """The fields of the CLI's result event a client sees."""
-    return {key: data[key] for key in RESULT_FIELDS if key in (data or {})}
+    return {key: data[key] for key in RESULT_FIELDS if key in data} if data else {}
 
 
 def ended(result: dict | None, error: dict | None = None) -> Reading:
