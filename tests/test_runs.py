@@ -53,7 +53,7 @@ def test_a_non_streaming_run_has_an_id_too(client):
 def test_another_keys_run_answers_like_an_unknown_one(client):
     run_id, _ = run(client, ALICE)
     unknown = "run_" + "0" * 32
-    for path in (f"/api/claude/runs/{{}}", f"/api/claude/runs/{{}}/events"):
+    for path in ("/api/claude/runs/{}", "/api/claude/runs/{}/events"):
         theirs = client.get(path.format(run_id), headers=BOB)
         missing = client.get(path.format(unknown), headers=BOB)
         assert theirs.status_code == missing.status_code == 404

@@ -102,7 +102,8 @@ def test_streamed_calls_follow_the_openai_delta_contract(server, standin):
                             if p["index"] == i) for i in (0, 1)}
     assert json.loads(arguments[0]) == {"city": "Oslo"} and json.loads(arguments[1]) == \
         {"tz": "CET"}
-    finishes = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"][0]["finish_reason"]]
+    finishes = [c["choices"][0]["finish_reason"] for c in chunks
+                if c["choices"][0]["finish_reason"]]
     assert finishes == ["tool_calls"]
 
     ids = [p["id"] for p in firsts]

@@ -60,11 +60,12 @@ def test_create_answers_with_one_message_and_real_usage(client, standin):
 
 def test_stream_gives_the_sdk_one_message_across_the_cli_s_tool_calls(client, standin, server):
     target = server.workdir / "ws" / "shared_workspace" / "streamed.txt"
-    standin.script([Text("Writing it."), ToolUse("Write", {"file_path": inside(target, target.parents[1]),
-                                                            "content": "hi"})],
+    write = ToolUse("Write", {"file_path": inside(target, target.parents[1]), "content": "hi"})
+    standin.script([Text("Writing it."), write],
                    Text("Done: written."))
-    with client.messages.stream(model="claude-code", max_tokens=1024, messages=[user(
-            "dangerously-skip-permissions=true\ntool-display=reasoning\n\nWrite a file")]) as stream:
+    asked = "dangerously-skip-permissions=true\ntool-display=reasoning\n\nWrite a file"
+    with client.messages.stream(model="claude-code", max_tokens=1024,
+                                messages=[user(asked)]) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_message()
     assert target.read_text() == "hi"  # the CLI really ran its tool inside the turn

@@ -23,7 +23,8 @@ class Text:
 
 @dataclass(frozen=True)
 class Thinking:
-    """A thinking block. The CLI sends the signature back on later turns; "" sends no signature_delta."""
+    """A thinking block. The CLI sends the signature back on later turns; "" sends no
+    signature_delta."""
     text: str
     signature: str = "standin-signature"
 
@@ -38,7 +39,8 @@ class ToolUse:
 
 @dataclass(frozen=True)
 class ApiError:
-    """An HTTP error with Anthropic's error JSON. The CLI retries 5xx/529/429, each retry is a new call.
+    """An HTTP error with Anthropic's error JSON. The CLI retries 5xx/529/429, each retry is a
+    new call.
 
     2.1.332 also sends a request the API refused with 400 again, up to five times, with
     features turned off (a beta header, thinking.display, deferred tools). The real API
@@ -80,9 +82,9 @@ class AnthropicStandIn:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, delta_delay: float = 0.0):
         self.default_reply = Text("ok")  # answers loop calls once the queue is empty
-        self.delta_delay = delta_delay  # seconds between SSE events, for tests that need a slow stream
+        self.delta_delay = delta_delay  # seconds between SSE events (for a slow stream)
         self.requests: list[dict] = []  # agent-loop request bodies, in order
-        self.all_requests: list[tuple[str, str, object]] = []  # (method, path, body) of every request
+        self.all_requests: list[tuple[str, str, object]] = []  # (method, path, body) of each
         self.headers: list[dict[str, str]] = []  # each request's headers, names lowercased
         self._queue: list = []
         self._lock = threading.Lock()
@@ -139,7 +141,8 @@ class AnthropicStandIn:
         return "\n".join(_texts(user["content"])) if user else ""
 
     def _record(self, method: str, path: str, body, messages_call: bool = False):
-        """Log a request. For a /v1/messages call, return the blocks (or ApiError) to answer with."""
+        """Log a request. For a /v1/messages call, return the blocks (or ApiError) to answer
+        with."""
         with self._lock:
             self.all_requests.append((method, path, body))
             if not messages_call:
@@ -180,17 +183,20 @@ def _block(standin: AnthropicStandIn, block) -> tuple[dict, dict, list[dict], in
     """One reply block as (final content, content_block_start, deltas, word count)."""
     if isinstance(block, Text):
         deltas = [{"type": "text_delta", "text": p} for p in _pieces(block.text)]
-        return {"type": "text", "text": block.text}, {"type": "text", "text": ""}, deltas, len(block.text.split())
+        return ({"type": "text", "text": block.text}, {"type": "text", "text": ""}, deltas,
+                len(block.text.split()))
     if isinstance(block, Thinking):
         deltas = [{"type": "thinking_delta", "thinking": p} for p in _pieces(block.text)]
         if block.signature:
             deltas.append({"type": "signature_delta", "signature": block.signature})
         final = {"type": "thinking", "thinking": block.text, "signature": block.signature}
-        return final, {"type": "thinking", "thinking": "", "signature": ""}, deltas, len(block.text.split())
+        return (final, {"type": "thinking", "thinking": "", "signature": ""}, deltas,
+                len(block.text.split()))
     if isinstance(block, ToolUse):
         tool_id, raw = block.id or standin._next_id("toolu"), json.dumps(block.input)
         cut = len(raw) // 2  # partial JSON in two pieces, as the real API splits it
-        deltas = [{"type": "input_json_delta", "partial_json": p} for p in (raw[:cut], raw[cut:]) if p]
+        deltas = [{"type": "input_json_delta", "partial_json": p}
+                  for p in (raw[:cut], raw[cut:]) if p]
         final = {"type": "tool_use", "id": tool_id, "name": block.name, "input": block.input}
         return final, dict(final, input={}), deltas, len(raw.split())
     raise TypeError(f"not a reply block: {block!r}")
@@ -209,12 +215,13 @@ def _message(standin: AnthropicStandIn, model: str, blocks: list) -> tuple[dict,
     stop = "tool_use" if any(isinstance(b, ToolUse) for b in blocks) else "end_turn"
     usage = {"input_tokens": 10, "output_tokens": max(words, 1),
              "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
-    message = {"id": standin._next_id("msg"), "type": "message", "role": "assistant", "model": model,
-               "content": content, "stop_reason": stop, "stop_sequence": None, "usage": usage}
+    message = {"id": standin._next_id("msg"), "type": "message", "role": "assistant",
+               "model": model, "content": content, "stop_reason": stop, "stop_sequence": None,
+               "usage": usage}
     opening = dict(message, content=[], stop_reason=None, usage=dict(usage, output_tokens=1))
-    return message, [{"type": "message_start", "message": opening}, *events,
-                     {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                      "usage": {"output_tokens": usage["output_tokens"]}},
+    ending = {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+              "usage": {"output_tokens": usage["output_tokens"]}}
+    return message, [{"type": "message_start", "message": opening}, *events, ending,
                      {"type": "message_stop"}]
 
 
@@ -234,7 +241,8 @@ def _handler_for(standin: AnthropicStandIn):
             self.wfile.write(data)
 
         def _not_found(self) -> None:
-            self._send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"no route {self.path}"}})
+            self._send_json(404, {"type": "error", "error": {
+                "type": "not_found_error", "message": f"no route {self.path}"}})
 
         def parse_request(self):
             parsed = super().parse_request()
@@ -260,15 +268,18 @@ def _handler_for(standin: AnthropicStandIn):
             except ValueError:
                 body = raw.decode("utf-8", "replace")
             path = self.path.split("?")[0]  # the CLI posts to /v1/messages?beta=true
-            reply = standin._record("POST", self.path, body, messages_call=path == "/v1/messages")
+            reply = standin._record("POST", self.path, body,
+                                    messages_call=path == "/v1/messages")
             if path == "/v1/messages/count_tokens":  # rough but deterministic
                 return self._send_json(200, {"input_tokens": max(1, len(raw) // 4)})
             if reply is None:
                 return self._not_found()
             if isinstance(reply, ApiError):
                 kind = reply.error_type or _ERROR_TYPES.get(reply.status, "api_error")
-                return self._send_json(reply.status, {"type": "error", "error": {"type": kind, "message": reply.message}})
-            model = body.get("model", "claude-standin") if isinstance(body, dict) else "claude-standin"
+                return self._send_json(reply.status, {"type": "error", "error": {
+                    "type": kind, "message": reply.message}})
+            model = body.get("model", "claude-standin") if isinstance(body, dict) \
+                else "claude-standin"
             message, events = _message(standin, model, reply)
             if not (isinstance(body, dict) and body.get("stream")):
                 return self._send_json(200, message)
@@ -277,7 +288,8 @@ def _handler_for(standin: AnthropicStandIn):
             self.end_headers()
             try:
                 for event in events:
-                    self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+                    frame = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                    self.wfile.write(frame.encode())
                     self.wfile.flush()
                     if standin.delta_delay:
                         time.sleep(standin.delta_delay)
