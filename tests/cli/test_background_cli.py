@@ -6,7 +6,7 @@ import openai
 import pytest
 
 from tests.cli.test_live_cli import openai_sdk, serve_worker_class
-from tests.support.anthropic_standin import Text, ToolUse
+from tests.support.anthropic_standin import WAIT_FOREVER, Text, ToolUse
 
 STORY = " ".join(f"word{i}" for i in range(40))
 
@@ -59,7 +59,7 @@ def test_a_dropped_background_stream_resumes_from_starting_after(client, standin
 
 
 def test_cancel_stops_a_background_response(client, standin):
-    standin.script(ToolUse("Bash", {"command": "sleep 60", "description": "wait"}))
+    standin.script(ToolUse("Bash", WAIT_FOREVER))
     stream = client.responses.create(
         model="claude-code", background=True, stream=True,
         input="allowed-tools=Bash\nworkspace=bg-cancel\n\nWait a long while")

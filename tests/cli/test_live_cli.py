@@ -11,7 +11,7 @@ import requests
 
 from tests.cli.conftest import REAL_CLAUDE, cli_environment
 from tests.conftest import sse_events
-from tests.support.anthropic_standin import Text, ToolUse, _texts
+from tests.support.anthropic_standin import WAIT_FOREVER, Text, ToolUse, _texts
 from tests.support.server import GatewayServer
 from tests.test_faults import wait_until
 
@@ -194,7 +194,7 @@ def test_a_message_on_the_clis_own_socket_never_reaches_claude(unconfined, stand
 
 
 def test_interrupt_mid_turn_ends_the_stream_and_the_session_resumes(live, standin):
-    standin.script(ToolUse("Bash", {"command": "sleep 30", "description": "wait"}))
+    standin.script(ToolUse("Bash", WAIT_FOREVER))
     response = requests.post(live.url + "/api/claude", headers=AUTH, stream=True, timeout=60,
                              json={"prompt": "Wait a while", "workspace": "patience",
                                    "allowed-tools": ["Bash"]})

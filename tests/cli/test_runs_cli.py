@@ -5,7 +5,7 @@ and its session resumes."""
 import requests
 
 from tests.cli.test_live_cli import AUTH
-from tests.support.anthropic_standin import Text, ToolUse
+from tests.support.anthropic_standin import WAIT_FOREVER, Text, ToolUse
 from tests.support.streams import numbered_events
 
 STORY = " ".join(f"word{i}" for i in range(60))  # sixty deltas
@@ -74,7 +74,7 @@ def test_a_detached_run_completes_without_its_client(gateway, standin, ws):
 
 
 def test_a_cancelled_run_stops_and_its_session_resumes(gateway, standin):
-    standin.script(ToolUse("Bash", {"command": "sleep 60", "description": "wait"}))
+    standin.script(ToolUse("Bash", WAIT_FOREVER))
     response = start(gateway, prompt="Wait a long while", workspace="cancelled",
                      **{"allowed-tools": ["Bash"]})
     run_id = response.headers["X-Run-Id"]
@@ -91,6 +91,7 @@ def test_a_cancelled_run_stops_and_its_session_resumes(gateway, standin):
     rest = list(stream)
     assert rest[-1][2]["type"] == "result"
     run = show(gateway, run_id)
+    assert rest[-1][2]["subtype"] == "error_during_execution"  # interrupted, not finished
     assert run["status"] == "cancelled"
     assert run["ended_at"] - run["started_at"] < 30  # stopped, not slept out
     standin.script(Text("Back again"))

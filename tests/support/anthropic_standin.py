@@ -37,6 +37,10 @@ class ToolUse:
     id: str | None = None  # "toolu_standin_N" when not given
 
 
+# A Bash command that runs until it is stopped (the CLI refuses a bare long `sleep` at once).
+WAIT_FOREVER = {"command": "tail -f /dev/null", "description": "wait", "timeout": 600000}
+
+
 @dataclass(frozen=True)
 class ApiError:
     """An HTTP error with Anthropic's error JSON. The CLI retries 5xx/529/429, each retry is a
