@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.claude import transcripts
+from app.claude import transcript_steps, transcripts
 from app.shared.keys import digest
 from tests.conftest import result_json
 from tests.test_chat import answer_of, chat, session_of, user
@@ -241,6 +241,22 @@ def test_turns_are_read_tolerantly_from_a_session_file(client, tmp_path):
         ("Look at this", "A cat."),
     ]
     assert turns[0]["created_at"] == 1796197229 and turns[2]["created_at"] is None
+    assert turns[0]["steps"] == [
+        {"type": "text", "text": "Let me look."},
+        {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "echo hi"}},
+        {"type": "tool_result", "tool_use_id": "t1", "content": "hi", "is_error": False},
+        {"type": "text", "text": "It said hi."}]
     assert [t["prompt"] for t in transcripts.read_turns(path, until="u3")] == [
         "Run echo hi please", "Wait for a while"]
     assert transcripts.last_message(path) == "a6"
+
+
+def test_thinking_and_failed_tool_results_are_steps_too():
+    assert transcript_steps.assistant_steps([
+        {"type": "thinking", "thinking": "hm", "signature": "x"}, {"type": "image"}]) == [
+        {"type": "thinking", "thinking": "hm"}]
+    assert transcript_steps.result_steps([
+        {"type": "tool_result", "tool_use_id": "t", "is_error": True,
+         "content": [{"type": "text", "text": "no such file"}, {"type": "image"}]}]) == [
+        {"type": "tool_result", "tool_use_id": "t", "content": "no such file\n[image]",
+         "is_error": True}]

@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
+from app.claude import transcript_steps
+
 POLL_SECONDS = 0.02
 TAIL_BYTES = 1 << 20  # the last turn's messages are at the end of the file
 INTERRUPT_NOTICE = "[Request interrupted by user"  # the CLI's user line after an interrupt
@@ -76,17 +78,22 @@ def read_turns(path: Path, until: str | None = None) -> list[dict]:
     """The prompts and replies in a session file, oldest first, up to message `until`.
 
     Lines it cannot read are skipped; tool results and interrupt notices are not
-    prompts (they belong to the turn they came in); a turn's assistant texts are joined.
+    prompts (they belong to the turn they came in); a turn's assistant texts are joined,
+    and its `steps` list every text, thinking, tool call and tool result in order.
     """
     turns: list[dict] = []
     prompt_id = None
     for entry in _entries(path):
         if entry.get("type") == "user" and _is_prompt(entry, prompt_id):
             prompt_id = entry.get("promptId")
-            turns.append({"prompt": _text(entry), "reply": "", "created_at": _time(entry)})
+            turns.append({"prompt": _text(entry), "reply": "", "created_at": _time(entry),
+                          "steps": []})
         elif entry.get("type") == "assistant" and turns and not _synthetic(entry):
             text = _text(entry)
             turns[-1]["reply"] += ("\n\n" if turns[-1]["reply"] and text else "") + text
+            turns[-1]["steps"] += transcript_steps.assistant_steps(_blocks(entry))
+        elif entry.get("type") == "user" and turns:
+            turns[-1]["steps"] += transcript_steps.result_steps(_blocks(entry))
         if until is not None and entry.get("uuid") == until:
             break
     return turns
