@@ -265,3 +265,17 @@ def test_without_a_sandbox_turns_are_refused_and_health_says_why(make_app, monke
         error["message"]
     health = client.get("/health")
     assert health.status_code == 503 and health.get_json()["checks"]["sandbox"]["status"] == "fail"
+
+
+def test_usage_shows_the_last_days_and_the_operator_sees_every_key(app, client, keys):
+    key = keys.create("daily", ["chat"], daily_usd=2.5)
+    ledger = app.extensions["gateway"].usage
+    ledger.settle(None, keys.find(key), "claude-sonnet-4-5", CallUsage(input_tokens=5,
+                                                                       output_tokens=5))
+    own = client.get("/api/usage", headers=bearer(key)).get_json()
+    assert len(own["days"]) == 14 and own["days"][-1]["day"] == own["day"]
+    assert own["days"][-1]["total_tokens"] == 10 and own["days"][0]["total_tokens"] == 0
+    assert "keys" not in own  # another key's use is the operator's to see
+    every = client.get("/api/usage", headers=bearer(OPERATOR)).get_json()["keys"]
+    assert {"key": "daily", "turns": 0, "total_tokens": 10, "cost_usd": 0.00009,
+            "limits": {"daily_tokens": None, "daily_usd": 2.5}} in every
