@@ -10,6 +10,8 @@ def test_healthy(make_app):
     body = response.get_json()
     assert body["status"] == "healthy"
     assert body["checks"]["cli"]["version"] == "9.9.9 (Claude Code)"
+    assert body["checks"]["cli"]["range"] == "supported"  # newer than the pin: untested
+    assert set(body["checks"]["cli"]["supported"]) == {"minimum", "pinned"}
     assert body["checks"]["workspace_base"]["status"] == "pass"
 
 

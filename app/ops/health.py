@@ -8,6 +8,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from app.claude import versions
 from app.claude.deep_check import TURN_SECONDS
 from app.claude.locate import find_cli
 from app.turns import mcp
@@ -42,7 +43,17 @@ def _cli_version(executable: str | None) -> dict:
     if done.returncode != 0:
         return {"status": "fail", "detail": f"{executable} --version exited with "
                                             f"{done.returncode}: {done.stderr.strip()[-300:]}"}
-    return {"status": "pass", "version": done.stdout.strip()}
+    return {"status": "pass", "version": done.stdout.strip(), **_placed(done.stdout.strip())}
+
+
+def _placed(version: str) -> dict:
+    """Where the version sits in the range package.json supports, for a person reading
+    /health (a CLI outside it still runs: `flask doctor` says what to do)."""
+    support = versions.support()
+    if support is None:
+        return {}
+    return {"supported": {"minimum": support.minimum, "pinned": support.pinned},
+            "range": support.verdict(version)}
 
 
 def check_workspace_base(base: Path) -> dict:
