@@ -21,6 +21,7 @@ from app.web.context import current as current_gateway
 from app.wiring import build_gateway
 
 PUBLIC_ENDPOINTS = {"health.show", "openapi.show", "static"}
+PUBLIC_BLUEPRINTS = {"console", "docs"}  # pages without data: their scripts send the key
 METRICS_ENDPOINT = "metrics.show"  # public too when METRICS_PUBLIC is on
 
 
@@ -73,7 +74,8 @@ def _require_keys(app: Flask, keys: tuple[str, ...], public: set[str]) -> None:
     @app.before_request
     def check_key() -> None:
         # a browser's preflight carries no key and runs no view
-        if request.endpoint not in public and not cors.is_preflight(request):
+        if request.endpoint not in public and request.blueprint not in PUBLIC_BLUEPRINTS \
+                and not cors.is_preflight(request):
             gateway = current_gateway()
             gateway.db.ensure()  # a removed STATE_DIR is made again first
             g.principal = auth.authenticate(request.headers, keys, gateway.keys)
@@ -83,6 +85,7 @@ def _require_keys(app: Flask, keys: tuple[str, ...], public: set[str]) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.console import docs, pages
     from app.routes import (
         chat,
         claude,
@@ -97,5 +100,5 @@ def _register_blueprints(app: Flask) -> None:
         usage,
     )
     for module in (claude, runs, chat, models, health, openapi, messages, sessions, responses,
-                   usage, metrics):
+                   usage, metrics, pages, docs):
         app.register_blueprint(module.bp)

@@ -31,9 +31,10 @@ def openapi_path(rule: str) -> str:
 
 
 def routed(app) -> set[tuple[str, str]]:
-    """Every (OpenAPI path, method) the app answers, static files aside."""
+    """Every (OpenAPI path, method) the app answers, static files and pages aside."""
     return {(openapi_path(rule.rule), method.lower()) for rule in app.url_map.iter_rules()
-            if rule.endpoint != "static" for method in rule.methods - UNDOCUMENTED}
+            if rule.endpoint != "static" and rule.endpoint.split(".")[0] not in openapi.PAGES
+            for method in rule.methods - UNDOCUMENTED}
 
 
 def documented(document: dict) -> set[tuple[str, str]]:

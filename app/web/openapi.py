@@ -41,6 +41,8 @@ EVENT_STREAM = {
                    "`data: [DONE]`.",
 }
 
+PAGES = ("console", "docs")  # blueprints of HTML pages, not part of the API
+
 
 SESSION = {
     "type": "object",
@@ -175,10 +177,11 @@ def _add_chat_components(spec: APISpec) -> None:
 
 
 def _rules(app: Flask) -> list[Rule]:
-    """One rule per endpoint (the FlaskPlugin finds a view's first), static files aside."""
+    """One rule per endpoint (the FlaskPlugin finds a view's first), static files and the
+    pages for people (the console, the API viewer) aside."""
     seen: dict[str, Rule] = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint != "static":
+        if rule.endpoint != "static" and rule.endpoint.split(".")[0] not in PAGES:
             seen.setdefault(rule.endpoint, rule)
     return list(seen.values())
 
