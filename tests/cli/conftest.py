@@ -4,17 +4,14 @@ The CLI is the pinned one npm installs (node_modules/.bin/claude), or the one
 CLAUDE_CLI_UNDER_TEST names, to check another version before moving the pin.
 """
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.support.anthropic_standin import AnthropicStandIn
-from tests.support.server import ROOT, GatewayServer
-
-REAL_CLAUDE = Path(os.environ.get("CLAUDE_CLI_UNDER_TEST")
-                   or ROOT / "node_modules" / ".bin" / "claude").absolute()
+from tests.support.real_cli import REAL_CLAUDE, cli_environment  # noqa: F401 (tests import them)
+from tests.support.server import GatewayServer
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,19 +37,6 @@ def standin():
 def fresh_script(standin):
     """Every test starts with an empty script and no recorded requests."""
     standin.reset()
-
-
-def cli_environment(standin: AnthropicStandIn, home) -> dict:
-    """What the CLI needs to run offline against the stand-in, isolated in `home`."""
-    return {
-        "ANTHROPIC_BASE_URL": standin.url,
-        "ANTHROPIC_API_KEY": "test-key-for-standin",
-        "CLAUDE_CONFIG_DIR": str(home / "claude-config"),
-        "HOME": str(home),
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "0",
-        "IS_SANDBOX": "1",  # tests run as root; lets the CLI accept skip-permissions
-    }
 
 
 @pytest.fixture(scope="module")
