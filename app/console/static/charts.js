@@ -17,7 +17,13 @@ const Charts = (() => {
 
   function canvas(summary) {
     return svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", "aria-label": summary,
-      preserveAspectRatio: "none", class: "chart-svg" });
+      class: "chart-svg" });
+  }
+
+  // The axis' top: a round figure (1, 2 or 5 times a power of ten) above the largest value.
+  function roundUp(value) {
+    const power = Math.pow(10, Math.floor(Math.log10(value)));
+    return [1, 2, 5, 10].map((step) => step * power).find((top) => top >= value);
   }
 
   function axis(root, top, format) {
@@ -31,7 +37,7 @@ const Charts = (() => {
 
   // Bars for [{label, value}], with a dashed line at `limit` when the key has one.
   function bars(figure, points, limit, format) {
-    const top = Math.max(limit || 0, ...points.map((p) => p.value), 1) * 1.1;
+    const top = roundUp(Math.max(limit || 0, ...points.map((p) => p.value)) * 1.05 || 1);
     const summary = figure.querySelector("figcaption").textContent + ": " +
       points.map((p) => p.label + " " + format(p.value)).join(", ") +
       (limit ? "; daily limit " + format(limit) : "");
@@ -62,7 +68,7 @@ const Charts = (() => {
   // Lines for named series of samples [{at, value}], with a dashed line at `cap`.
   function lines(figure, series, cap) {
     const all = Object.values(series).flat();
-    const top = Math.max(cap || 0, ...all.map((p) => p.value), 1) * 1.1;
+    const top = roundUp(Math.max(cap || 0, ...all.map((p) => p.value), 1));
     const first = Math.min(...all.map((p) => p.at));
     const span = Math.max(Math.max(...all.map((p) => p.at)) - first, 1);
     const root = canvas(figure.querySelector("figcaption").textContent + ": " +

@@ -69,6 +69,8 @@
     } catch (error) {
       if (error.status !== 404) throw error;
       document.getElementById("runs-unavailable").hidden = false;
+      document.getElementById("runs-empty").hidden = true;
+      document.getElementById("recent-empty").hidden = true;
     }
   }
 
