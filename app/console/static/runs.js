@@ -11,10 +11,9 @@
   const RETRY_MS = 1000;
   let watching = null;
 
-  async function listRuns(statuses) {
-    const pages = await Promise.all(statuses.map((status) =>
-      api("/api/claude/runs?status=" + status).then((page) => page.data)));
-    return pages.flat().sort((a, b) => (b.created_at || 0) - (a.created_at || 0));
+  // The key's runs, newest first (every status when none is asked for).
+  async function listRuns() {
+    return (await api("/api/claude/runs")).data;
   }
 
   function waitingText(run) {
@@ -63,9 +62,9 @@
 
   async function refreshRuns() {
     try {
-      const [active, ended] = await Promise.all([listRuns(ACTIVE), listRuns(ENDED)]);
-      fill("runs", active, runCard);
-      fill("recent", ended.slice(0, 20), runCard);
+      const runs = await listRuns();
+      fill("runs", runs.filter((run) => ACTIVE.includes(run.status)), runCard);
+      fill("recent", runs.filter((run) => ENDED.includes(run.status)).slice(0, 20), runCard);
     } catch (error) {
       if (error.status !== 404) throw error;
       document.getElementById("runs-unavailable").hidden = false;
