@@ -39,8 +39,8 @@ def gateway(standin, tmp_path_factory):
 def make_key(gateway: GatewayServer, name: str, *options: str) -> str:
     """A managed key, made as an operator makes one: `flask keys create`."""
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "keys", "create",
-                           name, *options], cwd=gateway.workdir, env=gateway.env, capture_output=True,
-                          text=True, timeout=60, check=True)
+                           name, *options], cwd=gateway.workdir, env=gateway.env,
+                          capture_output=True, text=True, timeout=60, check=True)
     return done.stdout.splitlines()[0]
 
 

@@ -55,6 +55,12 @@ def test_a_session_s_transcript_shows_its_turns(gateway, standin, viewer, page):
     sign_in(page, gateway.url + "/sessions", viewer)
     link = visible(page, f'tr[data-session-id="{first["session_id"]}"] a')
     screenshot(page, "sessions")
+    page.find_element(By.ID, "title-search").send_keys("no such title")
+    wait(page).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#sessions tbody tr"))
+    page.find_element(By.ID, "title-search").clear()
+    page.find_element(By.ID, "title-search").send_keys("first QUESTION")
+    wait(page).until(lambda d: texts(d, "#sessions tbody tr td:first-child") == ["First question"])
+    link = visible(page, f'tr[data-session-id="{first["session_id"]}"] a')
     link.click()
     wait(page).until(lambda d: len(texts(d, "#transcript .turn")) == 2)
     turns = texts(page, "#transcript .turn")
@@ -65,6 +71,30 @@ def test_a_session_s_transcript_shows_its_turns(gateway, standin, viewer, page):
     assert "Tool call: Glob" in texts(page, "#transcript details.tool-use summary")
     assert texts(page, "#transcript details.tool-result summary")
     screenshot(page, "session")
+
+
+def test_a_session_is_continued_forked_and_deleted_from_its_page(gateway, standin, viewer,
+                                                                  page):
+    session = run_turn(gateway, viewer, "Begin here")["session_id"]
+    sign_in(page, gateway.url + f"/sessions/{session}", viewer)
+    wait(page).until(lambda d: len(texts(d, "#transcript .turn")) == 1)
+    standin.script(Text("Continued from the page."))
+    page.find_element(By.ID, "prompt").send_keys("Go on")
+    page.find_element(By.ID, "send").click()
+    wait(page).until(lambda d: "Continued from the page."
+                     in d.find_element(By.ID, "live-reply").text)
+    wait(page).until(lambda d: len(texts(d, "#transcript .turn")) == 2)
+    assert "Go on" in texts(page, "#transcript .turn")[1]
+    screenshot(page, "session-continued")
+    page.find_element(By.ID, "fork").click()
+    wait(page).until(lambda d: session not in d.current_url)
+    fork = page.current_url.rsplit("/", 1)[1]
+    wait(page).until(lambda d: len(texts(d, "#transcript .turn")) == 2)  # the fork's history
+    page.find_element(By.ID, "delete").click()
+    page.switch_to.alert.accept()
+    wait(page).until(lambda d: d.current_url.endswith("/sessions"))
+    visible(page, f'tr[data-session-id="{session}"]')
+    assert page.find_elements(By.CSS_SELECTOR, f'tr[data-session-id="{fork}"]') == []
 
 
 def test_another_key_s_session_never_appears(gateway, standin, viewer, other, page):
