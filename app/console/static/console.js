@@ -15,7 +15,8 @@ const Console = (() => {
 
   // Call one of the gateway's APIs with the key; JSON in, JSON out, errors by their message.
   async function api(path, options = {}) {
-    const headers = Object.assign({ Authorization: "Bearer " + key() }, options.headers || {});
+    const headers = Object.assign(key() ? { Authorization: "Bearer " + key() } : {},
+      options.headers || {});
     if (options.body !== undefined && typeof options.body !== "string") {
       headers["Content-Type"] = "application/json";
       options = Object.assign({}, options, { body: JSON.stringify(options.body) });
@@ -126,15 +127,16 @@ const Console = (() => {
     if (started) started(usage).catch((error) => showError(error.message));
   }
 
-  // Register the page's start, run once a key is known (at once when the tab has one).
+  // Register the page's start, run once a key is known (at once when the tab has one, or
+  // when the server asks for none: a keyless one on loopback).
   function page(start) {
     started = start;
     document.getElementById("sign-in").addEventListener("submit", signIn);
     document.getElementById("sign-out").addEventListener("click", () => signOut(""));
-    if (!key()) { signOut(""); return; }
+    const stored = key();
     enter().catch((error) => {
-      if (error.status === 401) return;
-      showError(error.message);
+      if (error.status !== 401) showError(error.message);
+      else if (!stored) signOut("");  // no key yet: ask for one, without an error
     });
   }
 
