@@ -10,16 +10,6 @@ from tests.support.server import GatewayServer
 
 TESTS = Path(__file__).resolve().parent
 FAKE_CLAUDE = TESTS / "support" / "fake_claude"
-REAL_CLI_FOLDERS = {TESTS / "cli": ("cli",), TESTS / "browser": ("cli", "browser")}
-
-
-def pytest_collection_modifyitems(items):
-    """Mark the tests that run the real CLI (and a browser), so `-m "not cli"` is the fast loop."""
-    for item in items:
-        for folder, marks in REAL_CLI_FOLDERS.items():
-            if folder in item.path.parents:
-                for mark in marks:
-                    item.add_marker(mark)
 
 
 @pytest.fixture(autouse=True)

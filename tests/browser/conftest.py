@@ -4,6 +4,7 @@ daily limits, "other" whose sessions the viewer must never see)."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,16 @@ from tests.support.server import GatewayServer
 
 OPERATOR = "operator-key-for-browser-tests"
 LIMITS = {"--daily-tokens": "400000", "--daily-usd": "5"}
+
+
+def pytest_collection_modifyitems(items):
+    """Every test here drives the real CLI and a browser: marked `cli` and `browser`, so
+    `pytest -m "not cli"` (the fast loop) leaves them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.cli)
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
