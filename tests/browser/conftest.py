@@ -56,6 +56,12 @@ def make_key(gateway: GatewayServer, name: str, *options: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def operator() -> str:
+    """The operator's key (API_KEY): every scope, and every key's usage."""
+    return OPERATOR
+
+
+@pytest.fixture(scope="session")
 def viewer(gateway) -> str:
     return make_key(gateway, "viewer", *[part for pair in LIMITS.items() for part in pair])
 

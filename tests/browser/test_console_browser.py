@@ -9,15 +9,9 @@ import requests
 from selenium.webdriver.common.by import By
 
 from tests.support.anthropic_standin import Text, Thinking, ToolUse
-from tests.support.browser import (PHONE, accessibility_problems, overflows_sideways,
+from tests.support.browser import (PHONE, accessibility_problems, bearer, overflows_sideways,
                                    screenshot, sign_in, visible, wait)
 from tests.support.sandbox_paths import inside
-
-from tests.browser.conftest import OPERATOR
-
-
-def bearer(key: str) -> dict:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def run_turn(gateway, key: str, prompt: str, **fields) -> dict:
@@ -124,16 +118,16 @@ def test_the_usage_chart_shows_the_day_s_figures_against_the_limits(gateway, vie
     screenshot(page, "usage")
 
 
-def test_the_operator_sees_every_key_and_the_process_budget(gateway, viewer, page):
+def test_the_operator_sees_every_key_and_the_process_budget(gateway, viewer, operator, page):
     run_turn(gateway, viewer, "Count this too")
-    sign_in(page, gateway.url + "/usage", OPERATOR)
+    sign_in(page, gateway.url + "/usage", operator)
     wait(page).until(lambda d: "viewer" in texts(d, "#keys tbody th"))
     wait(page).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-processes polyline"))
     assert "Running processes" in page.find_element(By.ID, "processes").text
     screenshot(page, "usage-operator")
 
 
-def test_allow_on_a_waiting_approval_lets_the_write_happen(gateway, standin, page):
+def test_allow_on_a_waiting_approval_lets_the_write_happen(gateway, standin, operator, page):
     folder = gateway.workdir / "ws" / "workspace" / "approve"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "allowed.txt"
@@ -141,10 +135,10 @@ def test_allow_on_a_waiting_approval_lets_the_write_happen(gateway, standin, pag
                                      "content": "from the console"}), Text("Written."))
     results = []
     turn = threading.Thread(target=lambda: results.append(run_turn(
-        gateway, OPERATOR, "write the file", workspace="approve", approvals=True)))
+        gateway, operator, "write the file", workspace="approve", approvals=True)))
     turn.start()
     try:
-        sign_in(page, gateway.url + "/", OPERATOR)
+        sign_in(page, gateway.url + "/", operator)
         card = visible(page, "#approvals li.approval")
         assert "Write" in card.text and "allowed.txt" in card.text
         screenshot(page, "runs-approval")

@@ -6,21 +6,19 @@ import json
 import requests
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import OPERATOR
 from tests.support.anthropic_standin import Text, ToolUse
-from tests.support.browser import screenshot, sign_in, visible, wait
+from tests.support.browser import bearer, screenshot, sign_in, visible, wait
 
-AUTH = {"Authorization": f"Bearer {OPERATOR}"}
 # A tool that runs until it is stopped (the CLI refuses a bare long `sleep`), within the Bash
 # tool's longest time limit, ten minutes.
 WAIT_FOREVER = {"command": "tail -f /dev/null", "description": "wait", "timeout": 600000}
 
 
-def start_waiting_run(gateway, standin) -> str:
+def start_waiting_run(gateway, standin, key: str) -> str:
     """A run whose Bash tool waits until it is stopped, left going without its client; its
     id."""
     standin.script([Text("Starting the long wait."), ToolUse("Bash", WAIT_FOREVER)])
-    with requests.post(gateway.url + "/api/claude", headers=AUTH, stream=True, timeout=120,
+    with requests.post(gateway.url + "/api/claude", headers=bearer(key), stream=True, timeout=120,
                        json={"prompt": "Wait a long while", "workspace": "runs",
                              "allowed-tools": ["Bash"], "on-disconnect": "continue"}) as answer:
         assert answer.status_code == 200, answer.text
@@ -30,9 +28,9 @@ def start_waiting_run(gateway, standin) -> str:
         return answer.headers["X-Run-Id"]
 
 
-def test_a_running_run_appears_streams_and_cancel_ends_it(gateway, standin, page):
-    run_id = start_waiting_run(gateway, standin)
-    sign_in(page, gateway.url + "/", OPERATOR)
+def test_a_running_run_appears_streams_and_cancel_ends_it(gateway, standin, operator, page):
+    run_id = start_waiting_run(gateway, standin, operator)
+    sign_in(page, gateway.url + "/", operator)
     card = visible(page, f'#runs li.run[data-run-id="{run_id}"][data-status="running"]')
     card.find_element(By.XPATH, ".//button[text()='Watch']").click()
     wait(page).until(lambda d: "Starting the long wait."
@@ -43,7 +41,7 @@ def test_a_running_run_appears_streams_and_cancel_ends_it(gateway, standin, page
     card.find_element(By.XPATH, ".//button[text()='Cancel']").click()
     visible(page, f'#recent li.run[data-run-id="{run_id}"][data-status="cancelled"]')
     wait(page).until(lambda d: d.find_element(By.ID, "watch-status").text == "ended")
-    run = requests.get(f"{gateway.url}/api/claude/runs/{run_id}", headers=AUTH,
+    run = requests.get(f"{gateway.url}/api/claude/runs/{run_id}", headers=bearer(operator),
                        timeout=30).json()
     assert run["status"] == "cancelled" and run["ended_at"] - run["started_at"] < 30
     screenshot(page, "runs-cancelled")

@@ -23,6 +23,11 @@ DESKTOP = (1280, 900)
 PHONE = (390, 844)
 
 
+def bearer(key: str) -> dict:
+    """The header a test's own API calls send beside the browser."""
+    return {"Authorization": f"Bearer {key}"}
+
+
 def chromium() -> webdriver.Chrome:
     """A headless Chromium at a desktop's size; fails with a clear message when not installed."""
     for path in (CHROMIUM, CHROMEDRIVER):
