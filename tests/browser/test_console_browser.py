@@ -79,6 +79,8 @@ def test_a_session_is_continued_forked_and_deleted_from_its_page(gateway, standi
                      in d.find_element(By.ID, "live-reply").text)
     wait(page).until(lambda d: len(texts(d, "#transcript .turn")) == 2)
     assert "Go on" in texts(page, "#transcript .turn")[1]
+    run = page.find_element(By.CSS_SELECTOR, "#live-run a").get_attribute("href")
+    assert "/?run=run_" in run  # the turn is a run, watchable from the Runs page
     screenshot(page, "session-continued")
     page.find_element(By.ID, "fork").click()
     wait(page).until(lambda d: session not in d.current_url)

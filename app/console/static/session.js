@@ -58,6 +58,7 @@
     const approvals = document.getElementById("live-approvals");
     reply.replaceChildren();
     approvals.replaceChildren();
+    document.getElementById("live-run").replaceChildren();
     document.getElementById("live").hidden = false;
     form.elements.send.disabled = true;
     status.textContent = "Running";
@@ -68,6 +69,10 @@
         throw new Error(failed.error && failed.error.message || response.statusText);
       }
       await Console.readEvents(response, (streamed) => {
+        if (streamed && streamed.type === "run") {  // the turn is a run: watchable from Runs
+          document.getElementById("live-run").replaceChildren("Run ",
+            el("a", { href: "/?run=" + streamed.run_id }, streamed.run_id));
+        }
         if (streamed && streamed.type === "permission_request") {
           approvals.append(Approvals.card(streamed));
         }
