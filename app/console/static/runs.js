@@ -61,16 +61,9 @@
   }
 
   async function refreshRuns() {
-    try {
-      const runs = await listRuns();
-      fill("runs", runs.filter((run) => ACTIVE.includes(run.status)), runCard);
-      fill("recent", runs.filter((run) => ENDED.includes(run.status)).slice(0, 20), runCard);
-    } catch (error) {
-      if (error.status !== 404) throw error;
-      document.getElementById("runs-unavailable").hidden = false;
-      document.getElementById("runs-empty").hidden = true;
-      document.getElementById("recent-empty").hidden = true;
-    }
+    const runs = await listRuns();
+    fill("runs", runs.filter((run) => ACTIVE.includes(run.status)), runCard);
+    fill("recent", runs.filter((run) => ENDED.includes(run.status)).slice(0, 20), runCard);
   }
 
   let timer = null;
