@@ -6,12 +6,8 @@ import json
 import requests
 from selenium.webdriver.common.by import By
 
-from tests.support.anthropic_standin import Text, ToolUse
+from tests.support.anthropic_standin import WAIT_FOREVER, Text, ToolUse
 from tests.support.browser import bearer, screenshot, sign_in, visible, wait
-
-# A tool that runs until it is stopped (the CLI refuses a bare long `sleep`), within the Bash
-# tool's longest time limit, ten minutes.
-WAIT_FOREVER = {"command": "tail -f /dev/null", "description": "wait", "timeout": 600000}
 
 
 def start_waiting_run(gateway, standin, key: str) -> str:
