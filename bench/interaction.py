@@ -51,8 +51,8 @@ from bench.live import (  # noqa: E402
     claude_pids,
     percentile,
 )
-from tests.cli.conftest import REAL_CLAUDE, cli_environment  # noqa: E402
 from tests.support.anthropic_standin import AnthropicStandIn, Text, ToolUse  # noqa: E402
+from tests.support.real_cli import REAL_CLAUDE, cli_environment  # noqa: E402
 from tests.support.server import GatewayServer  # noqa: E402
 
 KEY = "bench-gateway-key"

@@ -34,8 +34,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.cli.conftest import REAL_CLAUDE, cli_environment  # noqa: E402
 from tests.support.anthropic_standin import AnthropicStandIn, Text  # noqa: E402
+from tests.support.real_cli import REAL_CLAUDE, cli_environment  # noqa: E402
 from tests.support.server import GatewayServer  # noqa: E402
 
 PATHS = ("/api/claude", "/v1/chat/completions")

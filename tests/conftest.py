@@ -1,15 +1,12 @@
 """Fixtures: an app wired to the fake CLI, a test client, and live gunicorn servers."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from app import create_app
+from tests.support.fake_cli import FAKE_CLAUDE
 from tests.support.server import GatewayServer
-
-TESTS = Path(__file__).resolve().parent
-FAKE_CLAUDE = TESTS / "support" / "fake_claude"
 
 
 @pytest.fixture(autouse=True)
@@ -78,19 +75,18 @@ def live_server(tmp_path, config):
         server.stop()
 
 
-def sse_events(body: str) -> list:
-    """Parse an SSE body into its `data:` payloads (JSON where it is JSON)."""
-    events = []
-    for block in body.split("\n\n"):
-        data = "\n".join(line[6:] for line in block.split("\n") if line.startswith("data: "))
-        if data:
-            events.append(data if data == "[DONE]" else json.loads(data))
-    return events
+@pytest.fixture
+def record(tmp_path, monkeypatch):
+    """What the fake CLI recorded: `record("turns")`, `record("controls")`, `record("calls")`."""
+    folder = tmp_path / "record"
+    folder.mkdir()
+    monkeypatch.setenv("FAKE_CLAUDE_RECORD", str(folder))
 
-
-def result_json(events: list) -> dict:
-    """The JSON the fake CLI's `fake:argv` scenario put in its result."""
-    return json.loads(events[-1]["result"])
+    def read(name: str) -> list[dict]:
+        path = folder / f"{name}.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] \
+            if path.exists() else []
+    return read
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,7 @@
 
 import json
 
-from tests.conftest import result_json, sse_events
-from tests.support.streams import first_cli_event
+from tests.support.streams import first_cli_event, result_json, sse_events
 
 
 def post(client, **body):

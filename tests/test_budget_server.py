@@ -11,9 +11,9 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import FAKE_CLAUDE, sse_events
-from tests.support.streams import first_cli_event
-from tests.test_faults import process_gone, wait_until
+from tests.support.fake_cli import FAKE_CLAUDE
+from tests.support.streams import first_cli_event, sse_events
+from tests.support.waiting import process_gone, wait_until
 
 TIMEOUT = (5, 30)  # connect, read: no request of this module may hang the suite
 

@@ -6,28 +6,13 @@ import pytest
 from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from tests.conftest import sse_events
+from tests.support.chat import answer_of, assistant, chat, session_of, user
+from tests.support.streams import sse_events
 
 SESSION_GONE = "00000000-0000-4000-8000-000000000000"  # the fake CLI knows no such session
 PNG = "data:image/png;base64,iVBORw0KGgo="
 NARRATED = ("> 💭 pondering\n\n> 🔧 Bash: ls\n\n> ↳ done: a.txt (+1 more lines)\n\n"
             "Found two files.")
-
-
-def user(content):
-    return {"role": "user", "content": content}
-
-
-def assistant(content):
-    return {"role": "assistant", "content": content}
-
-
-def chat(client, messages, headers=None, **body):
-    """POST a chat completion; a string is a one-message conversation."""
-    messages = [user(messages)] if isinstance(messages, str) else messages
-    return client.post("/v1/chat/completions", json={"model": "claude-code",
-                                                     "messages": messages, **body},
-                       headers=headers or {})
 
 
 def chunks(response) -> list[dict]:
@@ -64,10 +49,6 @@ def text(response) -> str:
 def seen(response) -> dict:
     """What `fake:argv` reports: argv, cwd, stdin and files."""
     return json.loads(text(response))
-
-
-def session_of(response) -> str:
-    return response.headers["X-Session-Id"]
 
 
 @pytest.fixture
@@ -614,10 +595,6 @@ def test_a_bad_response_format_is_400(client, response_format):
 
 
 # --- regenerate and edit ------------------------------------------------------------------------
-
-def answer_of(response) -> dict:
-    return assistant(response.get_json()["choices"][0]["message"]["content"])
-
 
 @pytest.mark.parametrize("echo", ["true", "false"])
 @pytest.mark.parametrize("last", ["two", "two, edited"])

@@ -13,7 +13,7 @@ import pytest
 
 from app.claude import versions
 from app.settings import SETTINGS
-from tests.conftest import FAKE_CLAUDE
+from tests.support.fake_cli import FAKE_CLAUDE
 from tests.support.server import ROOT
 
 

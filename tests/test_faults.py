@@ -2,29 +2,18 @@
 
 import json
 import socket
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import sse_events
-from tests.support.streams import first_cli_event
+from tests.support.streams import first_cli_event, sse_events
+from tests.support.waiting import process_gone, wait_until
 
 
 def stream(client, prompt: str) -> list:
     response = client.post("/api/claude", json={"prompt": prompt})
     assert response.status_code == 200
     return sse_events(response.get_data(as_text=True))
-
-
-def process_gone(pid: int) -> bool:
-    """True once the process has ended (a zombie awaiting its reaper counts as ended)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 def test_garbage_lines_are_skipped(client):
@@ -143,16 +132,6 @@ def test_client_disconnect_stops_the_process(live_server):
     response.close()
     assert wait_until(lambda: process_gone(init["fake_pid"]) and process_gone(init["child_pid"]),
                       seconds=5)
-
-
-def wait_until(condition, seconds: float) -> bool:
-    """Poll an observable condition until it holds or time runs out."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.mark.parametrize("worker_class", ["gthread", "gevent"])

@@ -2,6 +2,8 @@
 
 import json
 
+from tests.support.waiting import wait_until
+
 
 def test_healthy(make_app):
     client = make_app(SANDBOX="bwrap", ANTHROPIC_API_KEY="sk-ant-test").test_client()
@@ -36,7 +38,6 @@ def test_unwritable_workspace_base_is_unhealthy(make_app, tmp_path):
 
 
 def test_deep_health_runs_one_real_turn_and_start_up_logs_it(make_app, capsys):
-    from tests.test_faults import wait_until
     client = make_app(STARTUP_CHECK="true", LOG_LEVEL="INFO").test_client()
     assert wait_until(lambda: "start-up check of Claude Code: a test turn answered"
                       in capsys.readouterr().err, seconds=20)

@@ -19,6 +19,7 @@ from app.shared.state import StateDB
 from app.surfaces.openai.format import call_entries, completion
 from app.surfaces.openai.request import parse_chat
 from app.turns.pauses import PauseWatch
+from tests.support.control import WRITE_ASK, FakeProcess
 
 WEATHER = ClientTool("get_weather", "The weather in a city",
                      '{"type":"object","properties":{"city":{"type":"string"}}}')
@@ -27,8 +28,6 @@ BASH_ASK = {"subtype": "can_use_tool", "tool_name": "Bash", "input": {"command":
             "tool_use_id": "toolu_9", "description": "Show history",
             "permission_suggestions": [{"type": "addRules", "rules": [BASH_RULE],
                                         "behavior": "allow", "destination": "session"}]}
-WRITE_ASK = {"subtype": "can_use_tool", "tool_name": "Write",
-             "input": {"file_path": "/tmp/notes.txt", "content": "hi"}}
 
 
 def rpc(method, rpc_id=None, **params) -> dict:
@@ -77,17 +76,6 @@ def tool_result(tool_use_id: str, text: str) -> Event:
 
 def feed_all(translator: Translator, events: list[Event]) -> list[Delta]:
     return [delta for event in events for delta in translator.feed(event)]
-
-
-class FakeProcess:
-    """Stands in for a LiveProcess: records the control responses it is given."""
-    alive = True
-
-    def __init__(self):
-        self.sent = []
-
-    def reply(self, request_id, body):
-        self.sent.append((request_id, body))
 
 
 @pytest.fixture

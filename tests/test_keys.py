@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from app.key_commands import keys_group
 from app.proxy.prices import CallUsage
-from tests.test_live import record  # noqa: F401 (a fixture)
 
 OPERATOR = "operator-key-for-tests"
 

@@ -1,54 +1,15 @@
 """Live processes with the fake CLI: warm starts, conversations that stay loaded, the queue,
 interrupts. Two apps on one STATE_DIR stand for two gunicorn workers."""
 
-import json
 import os
 import threading
 from pathlib import Path
 
-import pytest
-
 from app.claude import pool
-from tests.conftest import FAKE_CLAUDE, sse_events
-from tests.test_faults import process_gone, wait_until
-
-LIVE = {"LIVE_IDLE_MS": "60000"}
-
-
-@pytest.fixture
-def record(tmp_path, monkeypatch):
-    """What the fake CLI recorded: `record("turns")`, `record("controls")`, `record("calls")`."""
-    folder = tmp_path / "record"
-    folder.mkdir()
-    monkeypatch.setenv("FAKE_CLAUDE_RECORD", str(folder))
-
-    def read(name: str) -> list[dict]:
-        path = folder / f"{name}.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] \
-            if path.exists() else []
-    return read
-
-
-def ask(client, prompt: str, headers=None, **fields) -> dict:
-    """One non-streaming /api/claude turn's result."""
-    response = client.post("/api/claude", json={"prompt": prompt, "stream": False, **fields},
-                           headers=headers)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def open_stream(client, prompt: str, **fields):
-    """Start a streaming turn and return (response, its CLI events iterator) without reading on."""
-    response = client.post("/api/claude", json={"prompt": prompt, **fields}, buffered=False)
-    assert response.status_code == 200
-    events = _events(response)
-    assert next(events) == {"type": "run", "run_id": response.headers["X-Run-Id"]}
-    return response, events
-
-
-def _events(response):
-    for chunk in response.response:
-        yield from sse_events(chunk.decode() if isinstance(chunk, bytes) else chunk)
+from tests.support.fake_cli import FAKE_CLAUDE
+from tests.support.native import LIVE, ask, open_stream, processes
+from tests.support.streams import sse_events
+from tests.support.waiting import process_gone, wait_until
 
 
 def fake_children() -> set[int]:
@@ -75,10 +36,6 @@ def _parent(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except OSError:
         return None
-
-
-def processes(client) -> dict:
-    return client.get("/health").get_json()["processes"]
 
 
 # --- warm start ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import requests
 from loguru import logger
 
 from app import logs
-from tests.test_faults import wait_until
+from tests.support.waiting import wait_until
 
 
 def records(text: str) -> list[dict]:

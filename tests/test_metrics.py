@@ -4,15 +4,15 @@ refusal, queue wait and approval adds, the host's processes, and who may scrape.
 import threading
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from app import metrics
 from app.claude.approvals import ApprovalDesk, allow, deny
 from app.proxy.prices import CallUsage
 from app.shared.approvals import ApprovalBook
 from app.shared.state import StateDB
-from tests.test_faults import wait_until
-from tests.test_interaction import WRITE_ASK, FakeProcess
+from tests.support.control import WRITE_ASK, FakeProcess
+from tests.support.prometheus import parse, value
+from tests.support.waiting import wait_until
 
 KEY = "metrics-test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -24,16 +24,6 @@ def scrape(client, headers=AUTH) -> dict:
         assert response.status_code == 200, response.get_data(as_text=True)
         assert response.content_type.startswith("text/plain")
         return parse(response.get_data(as_text=True))
-
-
-def parse(text: str) -> dict:
-    """Prometheus text as (name, labels) -> value."""
-    return {(sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
-
-
-def value(samples: dict, name: str, **labels) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 class Moved:

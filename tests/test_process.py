@@ -8,8 +8,8 @@ from app.claude import process as process_module
 from app.claude.events import KeepAlive
 from app.claude.process import LiveProcess, stop_all
 from app.claude.run import ClaudeRun, Limits
-from tests.conftest import FAKE_CLAUDE
-from tests.test_faults import process_gone, wait_until
+from tests.support.fake_cli import FAKE_CLAUDE
+from tests.support.waiting import process_gone, wait_until
 
 
 def spawn(tmp_path, kill_grace: float = 2) -> LiveProcess:

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import sse_events
+from tests.support.streams import sse_events
 
 ALICE, BOB = {"x-api-key": "key-alice-0001"}, {"x-api-key": "key-bob-0002"}
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()

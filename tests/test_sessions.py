@@ -9,10 +9,10 @@ import pytest
 
 from app.claude import transcript_steps, transcripts
 from app.shared.keys import digest
-from tests.conftest import result_json
-from tests.test_chat import answer_of, chat, session_of, user
-from tests.test_faults import wait_until
-from tests.test_live import LIVE, ask, open_stream, processes
+from tests.support.chat import answer_of, chat, session_of, user
+from tests.support.native import LIVE, ask, open_stream, processes
+from tests.support.streams import result_json
+from tests.support.waiting import wait_until
 
 KEYS = {"API_KEYS": "key-alice-0001,key-bob-0002"}
 ALICE, BOB = {"x-api-key": "key-alice-0001"}, {"x-api-key": "key-bob-0002"}

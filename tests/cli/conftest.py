@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.anthropic_standin import AnthropicStandIn
-from tests.support.real_cli import REAL_CLAUDE, cli_environment  # noqa: F401 (tests import them)
+from tests.support.real_cli import REAL_CLAUDE, cli_environment
 from tests.support.server import GatewayServer
 
 

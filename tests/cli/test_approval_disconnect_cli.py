@@ -7,9 +7,9 @@ import json
 import pytest
 import requests
 
-from tests.cli.test_approvals_cli import answer, stream_turn, workspace, write_turn
-from tests.cli.test_live_cli import AUTH, serve_worker_class
-from tests.test_faults import wait_until
+from tests.support.cli_approvals import answer, stream_turn, workspace, write_turn
+from tests.support.live_cli import AUTH, serve_worker_class
+from tests.support.waiting import wait_until
 
 SETTLE_SECONDS = 30  # a gone client is noticed at a keep-alive write (every 1 s)
 

@@ -5,8 +5,8 @@ once, retrieve until complete, a dropped background stream resumed with `startin
 import openai
 import pytest
 
-from tests.cli.test_live_cli import openai_sdk, serve_worker_class
 from tests.support.anthropic_standin import WAIT_FOREVER, Text, ToolUse
+from tests.support.live_cli import openai_sdk, serve_worker_class
 
 STORY = " ".join(f"word{i}" for i in range(40))
 

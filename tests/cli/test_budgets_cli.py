@@ -10,8 +10,8 @@ import requests
 
 from app.shared.keys import KeyStore
 from app.shared.state import StateDB
-from tests.cli.test_live_cli import start_server
 from tests.support.anthropic_standin import Text
+from tests.support.live_cli import start_server
 
 TURNS_AT_ONCE = 12
 ANSWER = "A reply of a few words"

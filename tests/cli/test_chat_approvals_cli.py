@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.cli.test_live_cli import openai_sdk, serve_worker_class
 from tests.support.anthropic_standin import Text, ToolUse
+from tests.support.live_cli import openai_sdk, serve_worker_class
 from tests.support.sandbox_paths import inside
 
 

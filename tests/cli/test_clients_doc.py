@@ -14,11 +14,10 @@ import pytest
 import requests
 import yaml
 
-from tests.cli.test_functions_cli import results_claude_got
-from tests.cli.test_live_cli import AUTH, KEY, serve
-from tests.conftest import sse_events
 from tests.support.anthropic_standin import Text, Thinking, ToolUse
+from tests.support.live_cli import AUTH, KEY, results_claude_got, serve
 from tests.support.server import ROOT
+from tests.support.streams import sse_events
 
 DOC = ROOT / "docs" / "clients.md"
 RECIPE = re.compile(r"<!-- test: ([\w-]+) -->\n```(\w+)\n(.*?)\n```\n", re.S)

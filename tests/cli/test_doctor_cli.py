@@ -8,8 +8,8 @@ import sys
 
 from app.claude import versions
 from app.settings import SETTINGS
-from tests.cli.conftest import REAL_CLAUDE, cli_environment
 from tests.support.anthropic_standin import Text
+from tests.support.real_cli import REAL_CLAUDE, cli_environment
 from tests.support.server import ROOT, free_port
 
 

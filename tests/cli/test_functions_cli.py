@@ -7,10 +7,16 @@ import pytest
 import requests
 from openai import OpenAI
 
-from tests.cli.test_live_cli import KEY, openai_sdk, serve_worker_class, start_server
-from tests.conftest import sse_events
 from tests.support.anthropic_standin import Text, ToolUse
-from tests.test_faults import wait_until
+from tests.support.live_cli import (
+    KEY,
+    openai_sdk,
+    results_claude_got,
+    serve_worker_class,
+    start_server,
+)
+from tests.support.streams import sse_events
+from tests.support.waiting import wait_until
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "The weather in a city now.",
@@ -41,18 +47,6 @@ def with_result(messages: list, completion, result: str) -> str:
     messages += [completion.choices[0].message.model_dump(exclude_none=True),
                  {"role": "tool", "tool_call_id": call.id, "content": result}]
     return call.id
-
-
-def results_claude_got(standin) -> dict:
-    """tool_use id -> the text of its result, from the CLI's latest call to the API."""
-    found = {}
-    for message in standin.requests[-1]["messages"]:
-        for block in message["content"] if isinstance(message["content"], list) else []:
-            if block.get("type") == "tool_result":
-                content = block.get("content")
-                found[block["tool_use_id"]] = content if isinstance(content, str) else \
-                    " ".join(part.get("text", "") for part in content)
-    return found
 
 
 def test_a_call_comes_back_as_tool_calls_and_its_result_reaches_claude(client, standin):

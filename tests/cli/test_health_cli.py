@@ -4,8 +4,8 @@ balancer's patience (10 s) whatever the API does."""
 
 import requests
 
-from tests.cli.conftest import REAL_CLAUDE, cli_environment
 from tests.support.anthropic_standin import Text
+from tests.support.real_cli import REAL_CLAUDE, cli_environment
 from tests.support.server import GatewayServer, free_port
 
 

@@ -13,8 +13,8 @@ import requests
 from app.shared.key_folders import KeyFolders
 from app.shared.keys import KeyStore
 from app.shared.state import StateDB
-from tests.cli.test_live_cli import KEY, start_server
 from tests.support.anthropic_standin import Text, ToolUse
+from tests.support.live_cli import KEY, start_server
 from tests.support.server import ROOT
 
 SERVER_SECRET = "server-only-secret-7f3a"  # in the server's environment, nowhere else

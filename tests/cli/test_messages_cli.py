@@ -5,9 +5,8 @@ import anthropic
 import pytest
 import requests
 
-from tests.cli.test_functions_cli import results_claude_got
-from tests.cli.test_live_cli import AUTH, KEY, serve_worker_class
 from tests.support.anthropic_standin import ApiError, Text, ToolUse, _texts
+from tests.support.live_cli import AUTH, KEY, results_claude_got, serve_worker_class
 from tests.support.sandbox_paths import inside
 
 PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"

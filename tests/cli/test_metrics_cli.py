@@ -11,10 +11,10 @@ import requests
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
 from app.shared.keys import operator_key
-from tests.cli.test_approvals_cli import answer, stream_turn, workspace, write_turn
-from tests.cli.test_live_cli import AUTH, KEY, start_server
-from tests.test_faults import wait_until
-from tests.test_metrics import parse, value
+from tests.support.cli_approvals import answer, stream_turn, workspace, write_turn
+from tests.support.live_cli import AUTH, KEY, start_server
+from tests.support.prometheus import parse, value
+from tests.support.waiting import wait_until
 
 TURN_ROUTE = {"endpoint": "/api/claude", "method": "POST", "status": "200"}
 MOST_TURNS = 16  # sent one by one until both workers have served some

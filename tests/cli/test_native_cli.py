@@ -2,9 +2,9 @@
 
 import requests
 
-from tests.conftest import sse_events
 from tests.support.anthropic_standin import ApiError, Text, ToolUse
 from tests.support.sandbox_paths import inside
+from tests.support.streams import sse_events
 
 AUTH = {"Authorization": "Bearer gateway-test-key"}
 

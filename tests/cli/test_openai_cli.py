@@ -7,10 +7,10 @@ import pytest
 import requests
 from openai import OpenAI
 
-from tests.conftest import sse_events
 from tests.support.anthropic_standin import ApiError, Text, ToolUse, _texts
 from tests.support.sandbox_paths import inside
 from tests.support.server import GatewayServer
+from tests.support.streams import sse_events
 
 KEY = "gateway-test-key"
 

@@ -7,9 +7,8 @@ import openai
 import pytest
 import requests
 
-from tests.cli.test_functions_cli import results_claude_got
-from tests.cli.test_live_cli import AUTH, openai_sdk, serve_worker_class
 from tests.support.anthropic_standin import ApiError, Text, ToolUse, _texts
+from tests.support.live_cli import AUTH, openai_sdk, results_claude_got, serve_worker_class
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city.",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},

@@ -4,8 +4,8 @@ and its session resumes."""
 
 import requests
 
-from tests.cli.test_live_cli import AUTH
 from tests.support.anthropic_standin import WAIT_FOREVER, Text, ToolUse
+from tests.support.live_cli import AUTH
 from tests.support.streams import numbered_events
 
 STORY = " ".join(f"word{i}" for i in range(60))  # sixty deltas

@@ -7,11 +7,11 @@ import pytest
 import requests
 
 from app.claude import transcripts
-from tests.cli.test_live_cli import KEY, conversation, serve_worker_class, served_by
-from tests.conftest import sse_events
 from tests.support.anthropic_standin import Text, ToolUse
+from tests.support.live_cli import KEY, conversation, serve_worker_class, served_by
 from tests.support.sandbox_paths import config_folder
-from tests.test_faults import wait_until
+from tests.support.streams import sse_events
+from tests.support.waiting import wait_until
 
 OTHER = "sessions-other-key"
 KEYS = [KEY, OTHER, "sessions-list-key", "sessions-show-key", "sessions-fork-key",

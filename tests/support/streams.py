@@ -33,3 +33,18 @@ def numbered_events(lines: Iterable) -> Iterator[tuple[int | None, str | None, d
             seq, name, data = None, None, []
     if data:
         yield seq, name, json.loads("\n".join(data))
+
+
+def sse_events(body: str) -> list:
+    """Parse an SSE body into its `data:` payloads (JSON where it is JSON)."""
+    events = []
+    for block in body.split("\n\n"):
+        data = "\n".join(line[6:] for line in block.split("\n") if line.startswith("data: "))
+        if data:
+            events.append(data if data == "[DONE]" else json.loads(data))
+    return events
+
+
+def result_json(events: list) -> dict:
+    """The JSON the fake CLI's `fake:argv` scenario put in its result."""
+    return json.loads(events[-1]["result"])
