@@ -20,3 +20,9 @@ class Message:
     images: tuple[dict, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()  # an assistant's function calls
     tool_call_id: str | None = None  # the call a tool message gives the result of
+
+
+def joined_texts(texts: list) -> str | None:
+    """Text parts joined by newlines; None when one of them is not text."""
+    strings = [text for text in texts if isinstance(text, str)]
+    return "\n".join(strings) if len(strings) == len(texts) else None

@@ -2,7 +2,8 @@
 the messages and the tool display from the request's headers, set the answer's session
 and ignored fields on the response's, and send the answer streamed or whole."""
 
-from flask import Response, jsonify, request
+from flask import jsonify, request
+from flask.typing import ResponseReturnValue
 
 from app.chat.answer import ChatAnswer
 from app.claude.command import check_session_id
@@ -40,7 +41,7 @@ def answer_headers(answer: ChatAnswer, ignored: list[str]) -> dict:
     return headers
 
 
-def respond(answer: ChatAnswer, reply, stream: bool, headers: dict) -> Response:
+def respond(answer: ChatAnswer, reply, stream: bool, headers: dict) -> ResponseReturnValue:
     """Stream the reply as a run (its events resumable by the run's id, the turn interrupted
     if the client leaves), or run it to the end (looking for the client) and send it whole."""
     watch_events(answer.turn)

@@ -34,9 +34,9 @@ class MessageEvents:
         self._open: tuple | None = None  # what the open block holds: ("text",), ("call", n)
 
     def start(self) -> dict:
-        message = {"id": self.id, "type": "message", "role": "assistant", "model": self.model,
-                   "content": [], "stop_reason": None, "stop_sequence": None,
-                   "usage": usage(None)}
+        message: dict = {"id": self.id, "type": "message", "role": "assistant",
+                         "model": self.model, "content": [], "stop_reason": None,
+                         "stop_sequence": None, "usage": usage(None)}
         return {"type": "message_start", "message": message}
 
     def feed(self, piece: Delta) -> list[dict]:

@@ -13,7 +13,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.chat import functions
 from app.chat.images import base64_block
-from app.chat.message import Message, ToolCall
+from app.chat.message import Message, ToolCall, joined_texts
 from app.chat.models import resolve_model
 from app.claude.client_tools import ClientTool
 from app.errors import BadRequest
@@ -129,7 +129,9 @@ def _message(index: int, raw) -> list[Message]:
 
 def _image(where: str, block: dict) -> dict:
     """A base64 image block, checked; images by URL are not fetched."""
-    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+    source = block.get("source")
+    if not isinstance(source, dict):
+        source = {}
     if source.get("type") != "base64":
         raise BadRequest(f"{where}: only base64 images are accepted (source type 'base64').",
                          param=f"{where}.source")
@@ -151,7 +153,7 @@ def _result(where: str, block: dict) -> Message:
     if isinstance(content, list):
         texts = [b.get("text") if isinstance(b, dict) and b.get("type") == "text" else None
                  for b in content]
-        content = "\n".join(texts) if all(isinstance(t, str) for t in texts) else None
+        content = joined_texts(texts)
     if not isinstance(content, str):
         raise BadRequest(f"{where}.content must be a string or a list of text blocks.",
                          param=f"{where}.content")

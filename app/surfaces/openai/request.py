@@ -12,7 +12,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.chat import functions
 from app.chat.images import image_block
-from app.chat.message import Message, ToolCall
+from app.chat.message import Message, ToolCall, joined_texts
 from app.chat.models import DEFAULT_MODEL, resolve_model
 from app.claude.client_tools import ClientTool
 from app.errors import BadRequest
@@ -180,10 +180,14 @@ def _message(index: int, raw) -> Message:
     if not isinstance(content, list):
         raise BadRequest(f"{where}.content must be a string or an array of parts.",
                          param=f"{where}.content")
-    texts, images = [], []
+    texts: list[str] = []
+    images: list[dict] = []
     for number, part in enumerate(content):
-        kind, value = _part(f"{where}.content[{number}]", part)
-        (texts if kind == "text" else images).append(value)
+        found = _part(f"{where}.content[{number}]", part)
+        if isinstance(found, str):
+            texts.append(found)
+        else:
+            images.append(found)
     return Message("system" if role == "developer" else role, "\n".join(texts), tuple(images),
                    calls)
 
@@ -197,20 +201,20 @@ def _tool_result(where: str, raw: dict) -> Message:
     if isinstance(content, list):
         texts = [part.get("text") for part in content
                  if isinstance(part, dict) and part.get("type") == "text"]
-        content = "\n".join(texts) if all(isinstance(t, str) for t in texts) else None
+        content = joined_texts(texts)
     if not isinstance(content, str):
         raise BadRequest(f"{where}.content must be a string or an array of text parts.",
                          param=f"{where}.content")
     return Message("tool", content, tool_call_id=call_id)
 
 
-def _part(where: str, part) -> tuple[str, object]:
-    """A content part as ("text", str) or ("image", Claude image block)."""
+def _part(where: str, part) -> str | dict:
+    """A content part as its text, or as a Claude image block."""
     kind = part.get("type") if isinstance(part, dict) else None
     if kind == "text" and isinstance(part.get("text"), str):
-        return "text", part["text"]
+        return part["text"]
     if kind == "image_url":
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else image
-        return "image", image_block(where, url)
+        return image_block(where, url)
     raise BadRequest(f"{where} must be a text part or an image_url part.", param=where)

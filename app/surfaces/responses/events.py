@@ -76,6 +76,7 @@ class ResponseEvents:
             "type": "message", "id": new_id("msg"), "status": "in_progress",
             "role": "assistant", "content": []}, self._part_added)
         item = self._open
+        assert item is not None, "_switch opened it"
         item["content"][0]["text"] += text
         return [*events, self._event("response.output_text.delta", **self._at(item),
                                      content_index=0, delta=text, logprobs=[])]
@@ -90,6 +91,7 @@ class ResponseEvents:
         events = self._switch("reasoning", lambda: {
             "type": "reasoning", "id": new_id("rs"), "summary": []}, self._summary_added)
         item = self._open
+        assert item is not None, "_switch opened it"
         item["summary"][0]["text"] += text
         return [*events, self._event("response.reasoning_summary_text.delta", **self._at(item),
                                      summary_index=0, delta=text)]

@@ -13,7 +13,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.chat import functions
 from app.chat.images import image_block
-from app.chat.message import Message, ToolCall
+from app.chat.message import Message, ToolCall, joined_texts
 from app.chat.models import DEFAULT_MODEL, resolve_model
 from app.claude.client_tools import ClientTool
 from app.errors import BadRequest
@@ -141,7 +141,8 @@ def _with_call(messages: list[Message], call: ToolCall) -> Message:
 
 
 def _message(where: str, raw: dict) -> Message:
-    role = ROLES.get(raw.get("role"))
+    given = raw.get("role")
+    role = ROLES.get(given) if isinstance(given, str) else None
     if role is None:
         raise BadRequest(f"{where}.role must be one of {', '.join(ROLES)}.",
                          param=f"{where}.role")
@@ -167,8 +168,8 @@ def _message(where: str, raw: dict) -> Message:
 
 def _call(where: str, raw: dict) -> ToolCall:
     call_id, name, arguments = raw.get("call_id"), raw.get("name"), raw.get("arguments", "{}")
-    if not all(isinstance(v, str) and v for v in (call_id, name)) \
-            or not isinstance(arguments, str):
+    if not (isinstance(call_id, str) and call_id and isinstance(name, str) and name
+            and isinstance(arguments, str)):
         raise BadRequest(f"{where}: a function_call needs a call_id, a name and arguments "
                          "(a JSON string).", param=where)
     return ToolCall(call_id, name, arguments)
@@ -183,7 +184,7 @@ def _output(where: str, raw: dict) -> Message:
     if isinstance(output, list):
         texts = [p.get("text") if isinstance(p, dict) and p.get("type") in
                  ("input_text", "output_text") else None for p in output]
-        output = "\n".join(texts) if all(isinstance(t, str) for t in texts) else None
+        output = joined_texts(texts)
     if not isinstance(output, str):
         raise BadRequest(f"{where}.output must be a string or a list of text parts.",
                          param=f"{where}.output")
