@@ -5,7 +5,7 @@ the OpenAI shape, on every endpoint but those of an API with a shape of its own
 (Anthropic's, on /v1/messages); tracebacks and HTML pages never do.
 """
 
-from typing import Callable
+from typing import Any, Callable, TypeVar
 
 from flask import Blueprint, Flask, jsonify
 from loguru import logger
@@ -118,10 +118,11 @@ class HttpError(ApiError):
         super().__init__(message, code=exc.name.lower().replace(" ", "_"))
 
 
-_TRANSLATIONS: dict[type, Callable[[Exception], ApiError]] = {}
+_TRANSLATIONS: dict[type, Callable[[Any], ApiError]] = {}
+E = TypeVar("E", bound=Exception)
 
 
-def translate(kind: type, as_api_error: Callable[[Exception], ApiError]) -> None:
+def translate(kind: type[E], as_api_error: Callable[[E], ApiError]) -> None:
     """Render a library's own error (and its subclasses) as this API error."""
     _TRANSLATIONS[kind] = as_api_error
 

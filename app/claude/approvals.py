@@ -73,20 +73,22 @@ class Approval:
         """The CLI's answer for a decision ({"behavior": "allow"|"deny", ...})."""
         if decision.get("behavior") == "allow":
             updated = decision.get("updated_input")
-            response = {"behavior": "allow",
-                        "updatedInput": updated if isinstance(updated, dict) else self.input}
+            allowed: CliPermission = {
+                "behavior": "allow",
+                "updatedInput": updated if isinstance(updated, dict) else self.input}
             if decision.get("always"):
                 name, _, content = self.rule().partition("(")
                 rule = {"toolName": name, **({"ruleContent": content[:-1]} if content else {})}
-                response["updatedPermissions"] = [{"type": "addRules", "rules": [rule],
-                                                   "behavior": "allow",
-                                                   "destination": "session"}]
-            return response
-        response = {"behavior": "deny",
-                    "message": str(decision.get("message") or "The user denied this tool use.")}
+                allowed["updatedPermissions"] = [{"type": "addRules", "rules": [rule],
+                                                  "behavior": "allow",
+                                                  "destination": "session"}]
+            return allowed
+        denied: CliPermission = {
+            "behavior": "deny",
+            "message": str(decision.get("message") or "The user denied this tool use.")}
         if decision.get("interrupt"):
-            response["interrupt"] = True
-        return response
+            denied["interrupt"] = True
+        return denied
 
 
 def allow(updated_input: dict | None = None, always: bool = False) -> Allow:
@@ -147,10 +149,10 @@ class ApprovalDesk:
             return False
         metrics.approval_settled(outcome or (
             "allowed" if decision.get("behavior") == "allow" else "denied"))
+        message = decision.get("message")
         logger.info("permission request {} ({}): {}{}", approval_id, held.approval.tool_name,
-                    decision.get("behavior"),
-                    f" ({decision['message']})" if decision.get("message") else "")
-        held.process.reply(held.cli_request_id, held.approval.response(decision))
+                    decision.get("behavior"), f" ({message})" if message else "")
+        held.process.reply(held.cli_request_id, dict(held.approval.response(decision)))
         return True
 
     def waiting(self, process: LiveProcess) -> list[Approval]:

@@ -71,6 +71,7 @@ class SlotLock:
         probe = SlotLock.try_acquire(name, Path())
         if probe is None:
             return True
+        assert probe._held is not None, "a lock just acquired holds its socket"
         probe._held.close()
         return False
 

@@ -11,6 +11,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 from app.claude.errors import InvalidValue
 
@@ -62,7 +63,8 @@ class ClientToolServer:
 
     def __init__(self, tools: tuple[ClientTool, ...]):
         self.tools = tools
-        self.reply = None  # the process's reply(request id, body), bound once it runs
+        # The process's reply(request id, body), bound once it runs.
+        self.reply: Callable[[str, dict], None] | None = None
         self._held: dict[str, HeldCall] = {}  # tool_use id -> its call, until answered
         self._results: dict[str, dict] = {}  # tool_use id -> a result given before its call
         self._refusal: str | None = None  # once set, every call is answered with this error
@@ -121,6 +123,7 @@ class ClientToolServer:
             self.answer(tool_use_id, text, is_error=True)
 
     def _send(self, call: HeldCall, result: dict) -> None:
+        assert self.reply is not None, "a call comes only from a running process"
         self.reply(call.request_id, _rpc(call.rpc_id, result=result))
 
 

@@ -46,17 +46,18 @@ class DeepCheck:
             done = self._start()
         if done.wait(wait):
             with self._lock:
-                return self._verdict
+                if self._verdict is not None:  # set before `done` is
+                    return self._verdict
         return {"status": "warn", "detail": f"a test turn has not answered within {wait:g} s: "
                 "the Anthropic API is slow or unreachable (the turn goes on in the background)"}
 
     def failure(self) -> dict | None:
         """The latest verdict, while it stands, if it says Claude cannot work."""
         with self._lock:
-            standing = self._verdict is not None and time.monotonic() - self._at < FRESH_SECONDS
-            if standing and self._verdict["status"] in ("warn", "fail"):
-                return self._verdict
-        return None
+            verdict = self._verdict
+            if verdict is None or time.monotonic() - self._at >= FRESH_SECONDS:
+                return None
+            return verdict if verdict["status"] in ("warn", "fail") else None
 
     def _start(self) -> threading.Event:
         """Start a test turn unless one runs; its event (called, with the lock held, when no

@@ -31,7 +31,8 @@ class Support:
             return UNKNOWN
         if found == parse(self.pinned):
             return PINNED
-        return TOO_OLD if found < parse(self.minimum) else SUPPORTED
+        floor = parse(self.minimum)
+        return TOO_OLD if floor is not None and found < floor else SUPPORTED
 
 
 def parse(version: str) -> tuple[int, ...] | None:

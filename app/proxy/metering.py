@@ -51,7 +51,9 @@ class UsageMeter:
             return
         if not isinstance(event, dict):
             return
-        message = event.get("message") if isinstance(event.get("message"), dict) else event
+        message = event.get("message")
+        if not isinstance(message, dict):
+            message = event
         if isinstance(message.get("model"), str):
             self.model = message["model"]
         for holder in (message, event):

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol, TextIO
+from typing import Iterator, Protocol, TextIO, cast
 
 import redis
 from redis.exceptions import RedisError
@@ -231,8 +231,9 @@ class RedisRunLog:
         key, last, quiet_since = self._key(run_id, "events"), f"{after}-1", time.monotonic()
         while True:
             try:
-                found = self._client.xread({key: last}, count=1000,
-                                           block=max(1, int(min(keepalive, 1.0) * 1000)))
+                # redis-py types a reply as sync or async; this client is the sync one.
+                found = cast(list, self._client.xread(
+                    {key: last}, count=1000, block=max(1, int(min(keepalive, 1.0) * 1000))))
             except RedisError:
                 found = []
             frames = [Frame(int(entry_id.decode().split("-")[0]),
@@ -263,11 +264,12 @@ class RedisRunLog:
         pipe.execute()
 
     def meta(self, run_id: str) -> RunMeta | None:
-        raw = self._client.get(self._key(run_id, "meta"))
+        raw = cast(bytes | None, self._client.get(self._key(run_id, "meta")))
         return RunMeta(**json.loads(raw)) if raw else None
 
     def runs_of(self, owner: str) -> list[RunMeta]:
-        ids = [i.decode() for i in self._client.zrevrange(f"ccg:runs-of:{owner}", 0, 500)]
+        listed = cast(list[bytes], self._client.zrevrange(f"ccg:runs-of:{owner}", 0, 500))
+        ids = [i.decode() for i in listed]
         found = [meta for meta in map(self.meta, ids) if meta is not None]
         gone = set(ids) - {meta.id for meta in found}
         if gone:

@@ -90,6 +90,7 @@ class Confiner:
         env = cli_environment(self.server_env, self.plan.passthrough, jail.HOME,
                               jail.inside_api_url(self.plan.network, self.proxy.port),
                               issued.token)
+        assert home is not None, "a turn's spec names its key's home"
         cell = jail.Cell(spec.cwd, home, spec.workspace_name)
         read_only = {**jail.cli_binds(self._cli), **{str(p): p for p in self.plan.read_only}}
         wrapped = jail.bwrap_argv(shutil.which("bwrap") or "bwrap", cell, read_only,
