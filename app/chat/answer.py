@@ -40,8 +40,9 @@ class ChatAnswer:
     on_first_content: Callable[[], None] | None = None  # told once, as the content starts
     translator: Translator = field(init=False)
 
-    def __post_init__(self):
-        answered = frozenset(m.tool_call_id for m in self.messages if m.role == "tool")
+    def __post_init__(self) -> None:
+        answered = frozenset(m.tool_call_id for m in self.messages
+                             if m.role == "tool" and m.tool_call_id is not None)
         self.translator = Translator(self.display, answered)
         self._said: list[str] = []  # the content given so far, echo header aside
         self._calls: list[dict] = []  # pieces of the client's function calls

@@ -21,6 +21,7 @@ from app.chat.models import resolve_model
 from app.chat.options import split_options
 from app.claude import approvals
 from app.claude.client_tools import ClientTool
+from app.claude.control import Decision
 from app.claude.pool import Parked
 from app.errors import BadRequest, NotFound
 from app.services import Gateway
@@ -70,10 +71,11 @@ def start_chat_turn(gateway: Gateway, ask: ChatAsk) -> ChatTurn:
     """Find the conversation's session and options, and start the turn."""
     results = ask.results
     if results:
-        given, prompt = {}, ""
+        given: dict = {}
+        prompt = ""
         history = ask.messages[:len(ask.messages) - len(results)]
         held_by = next(filter(None, (gateway.pool.parked_session(m.tool_call_id)
-                                     for m in results)), None)
+                                     for m in results if m.tool_call_id)), None)
     else:
         given, prompt = split_options(ask.messages[-1].text)
         if not prompt.strip() and not ask.messages[-1].images:
@@ -118,6 +120,7 @@ class ParkedAnswer:
         question = parked.waits_for.get("approval")
         if question is None or self.word is None or self.results:
             return False
+        decision: Decision
         if self.word == "no":
             decision = approvals.deny("The user said no.")
         else:

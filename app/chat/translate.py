@@ -43,7 +43,7 @@ class Translator:
     def feed(self, event: Event) -> list[Delta]:
         if event.type == "result":
             self.result = event.data
-            return self._fallback_text()
+            return self._fallback_text(event.data)
         if event.data.get("parent_tool_use_id"):
             return []  # a subagent's inner turn: its outcome arrives as a tool result
         if event.type == "stream_event":
@@ -135,10 +135,10 @@ class Translator:
         self._separate, self._any_content = True, True
         return Delta(content=prefix + text)
 
-    def _fallback_text(self) -> list[Delta]:
+    def _fallback_text(self, result: dict) -> list[Delta]:
         """A successful run that streamed no text still answers with its result."""
-        text = self.result.get("result")
-        if self._wrote_text or self.result.get("is_error") or not isinstance(text, str):
+        text = result.get("result")
+        if self._wrote_text or result.get("is_error") or not isinstance(text, str):
             return []
         return [self._text(text)] if text else []
 

@@ -53,7 +53,10 @@ def plan_turn(gateway: Gateway, options: TurnOptions, caller: Principal) -> Plan
     """Apply operator policy, then the caller's scopes, to client options; raise a 4xx for
     what is not allowed."""
     settings = gateway.settings
-    name = lambda key: options.names.get(key, key)  # noqa: E731
+
+    def name(key: str) -> str:
+        """The client's spelling of an option, for errors."""
+        return options.names.get(key, key)
     _check_permissions(settings, options, name)
     if options.approvals and not settings.approvals:
         raise Forbidden("Tool approvals are turned off on this server (the operator set "

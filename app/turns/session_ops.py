@@ -58,7 +58,9 @@ def fork(gateway: Gateway, owner: str, session_id: str) -> dict:
     gateway.sessions.add_fork(new_id, info.id, *start)
     if gateway.cluster is not None:
         gateway.cluster.homes.follow(new_id, info.id)
-    return session_list.find(gateway.db, new_id, owner).public()
+    forked = session_list.find(gateway.db, new_id, owner)
+    assert forked is not None, "just recorded"
+    return forked.public()
 
 
 def delete(gateway: Gateway, owner: str, session_id: str) -> dict:

@@ -40,6 +40,7 @@ def was_forwarded() -> bool:
 def forward(elsewhere: SessionElsewhere) -> Response:
     """Send this request to the session's home host and stream its answer back."""
     cluster = current().cluster
+    assert cluster is not None, "only a cluster finds a session elsewhere"
     if was_forwarded():
         raise ServiceUnavailable("This request was forwarded here, but the session lives on "
                                  "yet another host: the cluster's hosts disagree; retry.",

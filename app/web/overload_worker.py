@@ -29,7 +29,7 @@ PEEK_BYTES = 4096
 class OverloadAwareThreadWorker(ThreadWorker):
     """A gthread worker that refuses requests beyond its threads with a 429."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._in_flight = 0  # requests a thread has taken and not yet finished
         self._counting = threading.Lock()

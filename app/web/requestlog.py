@@ -48,7 +48,8 @@ def endpoint() -> str:
 def first_output() -> Callable[[], None]:
     """What to call when the client gets the answer's first content: it records, once, the
     time to first token since this request began."""
-    route, started, done = endpoint(), g.started, []
+    route, started = endpoint(), g.started
+    done: list[bool] = []  # holds one entry once the first content has arrived
 
     def arrived() -> None:
         if not done:

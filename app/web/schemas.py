@@ -25,20 +25,24 @@ class StrictBoolean(fields.Boolean):
 
 def _turn_field(option: TurnOption) -> fields.Field:
     """The body field of one turn option, checked as its kind requires."""
-    name = {"data_key": option.key}
     if option.kind == LIST:
-        return fields.List(fields.String(), load_default=list, **name)
+        return fields.List(fields.String(), load_default=list, data_key=option.key)
     if option.kind == FLAG:
-        return StrictBoolean(load_default=False, **name)
+        return StrictBoolean(load_default=False, data_key=option.key)
     if option.kind == COUNT:
         return fields.Integer(load_default=None, allow_none=True, strict=True,
-                              validate=validate.Range(min=1, max=MAX_TURNS_LIMIT), **name)
-    checks = {"validate": validate.OneOf(option.choices)} if option.kind == CHOICE else {}
-    return fields.String(load_default=None, allow_none=True, **checks, **name)
+                              validate=validate.Range(min=1, max=MAX_TURNS_LIMIT),
+                              data_key=option.key)
+    check = validate.OneOf(option.choices) if option.kind == CHOICE else None
+    return fields.String(load_default=None, allow_none=True, validate=check, data_key=option.key)
 
 
-TurnFields = Schema.from_dict({option.attr: _turn_field(option) for option in TURN_OPTIONS
-                               if option.native}, name="TurnFields")
+class TurnFields(Schema):
+    """The native turn options as body fields, in the order of their table."""
+
+    class Meta:
+        register = False
+        include = {option.attr: _turn_field(option) for option in TURN_OPTIONS if option.native}
 
 
 class ClaudeRequest(TurnFields):
