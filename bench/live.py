@@ -175,7 +175,8 @@ def body_for(path: str, prompt: str, session: dict | None) -> dict:
 
 
 def turn(url: str, path: str, prompt: str, session: dict | None = None) -> tuple[float, dict]:
-    """One streamed turn: (seconds to its first text token, what the next turn needs)."""
+    """One streamed turn: (seconds to its first text token, what the next turn needs, with
+    the request's id to find its log line)."""
     body = body_for(path, prompt, session)
     started = time.perf_counter()
     first, session_id, content = None, None, []
@@ -183,6 +184,7 @@ def turn(url: str, path: str, prompt: str, session: dict | None = None) -> tuple
                        timeout=REQUEST_SECONDS) as response:
         response.raise_for_status()
         session_id = response.headers.get("X-Session-Id")
+        request_id = response.headers.get("X-Request-Id")
         for data in sse_data(response):
             if path == "/api/claude":
                 session_id = session_id or data.get("session_id")
@@ -201,7 +203,7 @@ def turn(url: str, path: str, prompt: str, session: dict | None = None) -> tuple
     if first is None:
         raise RuntimeError(f"{path} streamed no text token")
     messages = [*body.get("messages", []), {"role": "assistant", "content": "".join(content)}]
-    return first, {"id": session_id, "messages": messages}
+    return first, {"id": session_id, "messages": messages, "request_id": request_id}
 
 
 # --- the run --------------------------------------------------------------------------------
