@@ -30,6 +30,9 @@ RECENT_LAUNCHES = 64  # how many new-conversation launches the warm pool learns 
 RETRY_SECONDS = (1, 2, 5, 15, 60)  # pauses after warm starts that failed in a row
 FAILURE_LOG_SECONDS = 60.0  # the same housekeeping failure is logged once a minute
 READY_SECONDS = 30.0  # a warm process that has not reported ready by then is given up
+# A warm process taken for a turn is replaced only after this pause: a start-up costs about a
+# CPU-second, which would otherwise compete with the first answer of the process just taken.
+TAKEN_PAUSE_SECONDS = 0.5
 _pools: "weakref.WeakSet[ProcessPool]" = weakref.WeakSet()
 
 Launcher = Callable[[RunSpec, Slot], LiveProcess]
@@ -127,6 +130,8 @@ class ProcessPool:
                     self._warm.remove(kept)
                     kept.slot.mark(RUNNING)
                     self._failures = 0  # it started well enough to be used
+                    self._next_refill = max(self._next_refill,
+                                            time.monotonic() + TAKEN_PAUSE_SECONDS)
                     return kept
         return None
 
