@@ -45,7 +45,8 @@ def test_a_new_conversation_takes_the_warm_process_and_the_pool_refills(make_app
     client = make_app(WARM_POOL_SIZE="1").test_client()
     assert wait_until(lambda: processes(client)["warm"] == 1, seconds=10)
     (warm,) = fake_children() - before
-    assert [c["subtype"] for c in record("controls") if c["pid"] == warm] == ["initialize"]
+    assert [c["subtype"] for c in record("controls") if c["pid"] == warm] == \
+        ["initialize", "get_context_usage"]  # the handshake, then the warm-up
     assert ask(client, "hi")["result"] == "echo: hi"
     assert record("turns")[-1]["pid"] == warm
     assert wait_until(lambda: len(fake_children() - before - {warm}) == 1, seconds=10)

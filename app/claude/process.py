@@ -24,6 +24,11 @@ from loguru import logger
 from app.claude.events import KEEPALIVE, Event, KeepAlive, parse_line
 
 STDERR_TAIL_BYTES = 8192
+# Asked of a warm process once it has answered its handshake: building the context-usage
+# report makes the CLI do now much of what its first turn would do later (system prompt,
+# tools, skills, and its API client, whose token counts the gateway's proxy refuses: no
+# turn runs on the process yet). See "Warm processes" in docs/cli-behaviour.md.
+WARM_UP = {"subtype": "get_context_usage", "detail": "full"}
 _EVENT_QUEUE_SIZE = 256
 _EOF = object()
 _live: "set[LiveProcess]" = set()
@@ -53,6 +58,7 @@ class LiveProcess:
         self._stdin: queue.Queue = queue.Queue()
         self._responses: dict[str, dict] = {}
         self._handshake: str | None = None  # the request id of `initialize`, once sent
+        self._warm_up: str | None = None  # the request id of WARM_UP, once sent
         self._stderr: deque[bytes] = deque()
         self._stderr_size = 0
         self._stop_lock = threading.Lock()
@@ -108,14 +114,15 @@ class LiveProcess:
 
         A process waiting for its first message prints nothing else. The 2.1.332 CLI also
         holds part of its start-up work until this handshake (or about a second without
-        it), which otherwise runs into the first turn.
+        it), which otherwise runs into the first turn. Once it is answered, WARM_UP follows.
         """
         self._handshake = self.request("initialize", hooks=None)
 
     @property
     def ready(self) -> bool:
-        """The CLI has answered the handshake: started up and waiting for a message."""
-        return self._handshake is not None and self._handshake in self._responses
+        """The CLI has answered the handshake and the warm-up: started up, and waiting for a
+        message with what its first turn needs built."""
+        return self._warm_up is not None and self._warm_up in self._responses
 
     def response(self, request_id: str) -> dict | None:
         """The CLI's answer to a control request, once it has come."""
@@ -170,12 +177,24 @@ class LiveProcess:
         """Hand an event to whoever it is for; False once the process is being stopped."""
         if event.type == "control_response":
             response = event.data.get("response") or {}
-            self._responses[str(response.get("request_id"))] = response
+            request_id = str(response.get("request_id"))
+            if request_id == self._handshake and self._warm_up is None:
+                self._warming(True)
+                self._warm_up = self.request(**WARM_UP)  # before `ready` can see the answer
+            elif request_id == self._warm_up:
+                self._warming(False)
+                response = {"subtype": response.get("subtype")}  # its report is not needed
+            self._responses[request_id] = response
             return True
         if event.type == "control_request":
             self._answer(event.data)
             return True
         return self._put(event)
+
+    def _warming(self, on: bool) -> None:
+        """Tell the API proxy that calls of this process are the warm-up's, not a turn's."""
+        if self.api_pass is not None:
+            self.api_pass.warming = on
 
     def _answer(self, frame: dict) -> None:
         """Answer the CLI's own control request with the registered handler, or refuse it."""

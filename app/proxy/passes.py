@@ -25,6 +25,7 @@ class Pass:
     token: str
     holder: object = None  # the Principal of the running turn, or None between turns
     refused: str | None = None  # the code of the last refusal (budget), for the turn's answer
+    warming: bool = False  # its process's warm-up runs: its token counts stay here, turn or not
 
     def bind(self, holder) -> None:
         self.holder, self.refused = holder, None

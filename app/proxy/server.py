@@ -82,19 +82,21 @@ class ApiProxy:
             return exchange.fail(401, "authentication_error", "invalid x-api-key")
         if exchange.command == "HEAD":
             return exchange.reply_empty(200)  # the CLI's connectivity probe
-        body = exchange.read_body()
+        body = exchange.read_body()  # read before any refusal: an unread body resets the socket
         if body is None:
             return exchange.fail(413, "request_too_large", "The request body is too large.")
+        billed = exchange.command == "POST" and exchange.path.split("?")[0] == BILLED_PATH
+        if issued.holder is None or issued.warming and not billed:
+            # a warm or idle process, or the token counts of a warm-up that a turn overtook:
+            # nothing of it leaves the gateway
+            return exchange.fail(403, "permission_error", "No turn runs on this process.")
         if self.credential is None:
             return exchange.fail(401, "authentication_error", "The gateway has no Anthropic "
                                  "credential: its operator must set ANTHROPIC_API_KEY or "
                                  "CLAUDE_CODE_OAUTH_TOKEN.")
-        billed = exchange.command == "POST" and exchange.path.split("?")[0] == BILLED_PATH
         if not billed:
             self._relay(exchange, body)
             return
-        if issued.holder is None:
-            return exchange.fail(403, "permission_error", "No turn runs on this process.")
         hold = self._reserve(exchange, issued, body)
         if hold is False:
             return
