@@ -1,6 +1,8 @@
 """The process runner on its own: limits that hold even when nobody reads, many turns, stops."""
 
+import os
 import threading
+import time
 
 import pytest
 
@@ -96,3 +98,32 @@ def test_a_stop_from_elsewhere_wakes_a_waiting_reader(tmp_path):
     reader.join(timeout=30)
     assert not reader.is_alive()
     assert [e.type for e in rest] == ["system", "result"] and rest[-1].data["synthetic"]
+
+
+def pipe_of(writes: list[bytes], pause: float = 0.0):
+    """The read end of a pipe that a thread fills with `writes`, then closes."""
+    read_end, write_end = os.pipe()
+
+    def fill():
+        with os.fdopen(write_end, "wb", buffering=0) as out:
+            for data in writes:
+                out.write(data)
+                time.sleep(pause)
+    threading.Thread(target=fill, daemon=True).start()
+    return os.fdopen(read_end, "rb")
+
+
+def test_stdout_lines_come_whole_however_the_reads_cut_them(tmp_path):
+    long = b"x" * (3 * process_module.READ_BYTES + 17)
+    writes = [b'{"a":', b' 1}\n{"b": 2}\n' + long[:100], long[100:], b"\n", b'{"last": true}']
+    with pipe_of(writes, pause=0.05) as stream:
+        lines = [line for batch in process_module._lines(stream) for line in batch]
+    assert lines == [b'{"a": 1}', b'{"b": 2}', long, b'{"last": true}']
+
+
+def test_a_fast_stream_is_handed_over_in_few_batches_and_in_order(tmp_path):
+    sent = [b'{"n": %d}\n' % n for n in range(3000)]
+    with pipe_of(sent, pause=0.00002) as stream:
+        batches = list(process_module._lines(stream))
+    assert [line + b"\n" for batch in batches for line in batch] == sent
+    assert len(batches) < 300  # one hand-over per read would be thousands

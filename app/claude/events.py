@@ -40,8 +40,8 @@ def parse_line(line: bytes) -> Event | None:
     if not stripped:
         return None
     try:
-        data = json.loads(stripped)
         raw = stripped.decode("utf-8")
+        data = json.loads(raw)  # from str: bytes would have their encoding guessed first
     except (UnicodeDecodeError, json.JSONDecodeError):
         data = None
     if not isinstance(data, dict):

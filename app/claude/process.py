@@ -4,20 +4,24 @@ The child reads JSON lines on stdin (user messages and control requests) for as
 long as it lives, so one process can serve many turns. One reader thread routes
 each stdout line: a `control_response` to the request waiting for it, a
 `control_request` to a handler, anything else to the queue of the turn being
-run. A writer thread feeds stdin, so a large prompt never blocks the caller, and
-stderr drains into a bounded tail. Under gunicorn's gevent worker the standard
-library is already patched, and these threads and queues become greenlets.
+run, all the lines of one read as one batch (a fast stream then costs one hand-over
+between threads per read, not per line). A writer thread feeds stdin, so a large
+prompt never blocks the caller, and stderr drains into a bounded tail. Under
+gunicorn's gevent worker the standard library is already patched, and these
+threads and queues become greenlets.
 """
 
 import json
 import os
 import queue
+import select
 import signal
 import subprocess
 import threading
+import time
 import uuid
 from collections import deque
-from typing import Callable
+from typing import Callable, Iterator
 
 from loguru import logger
 
@@ -29,7 +33,14 @@ STDERR_TAIL_BYTES = 8192
 # tools, skills, and its API client, whose token counts the gateway's proxy refuses: no
 # turn runs on the process yet). See "Warm processes" in docs/cli-behaviour.md.
 WARM_UP = {"subtype": "get_context_usage", "detail": "full"}
-_EVENT_QUEUE_SIZE = 256
+READ_BYTES = 65536
+# Once the CLI has printed lines faster than this for BURST_READS reads in a row (a model
+# streaming as fast as the API can send), its lines are handed over once per COALESCE_SECONDS:
+# each hand-over wakes the turn's thread and costs a write to the client, whatever it carries.
+# Slower output, and the start of every burst (so the first token), goes over at once.
+COALESCE_SECONDS = 0.005
+BURST_READS = 8
+_EVENT_QUEUE_SIZE = 32  # batches: the lines of one read (at most READ_BYTES), or one long line
 _EOF = object()
 _live: "set[LiveProcess]" = set()
 _live_lock = threading.Lock()
@@ -55,6 +66,7 @@ class LiveProcess:
         self._cli_pid = cli_pid  # finds the CLI inside a sandbox, whose init must not get SIGINT
         self._on_stop = list(on_stop or ())
         self._events: queue.Queue = queue.Queue(maxsize=_EVENT_QUEUE_SIZE)
+        self._ready: deque[Event] = deque()  # taken from the queue, not yet from next_event
         self._stdin: queue.Queue = queue.Queue()
         self._responses: dict[str, dict] = {}
         self._handshake: str | None = None  # the request id of `initialize`, once sent
@@ -142,29 +154,38 @@ class LiveProcess:
 
     def next_event(self, timeout: float) -> Event | KeepAlive | None:
         """The next event for the running turn; KEEPALIVE after `timeout`, None at the end."""
-        if self.ended and self._events.empty():
-            return None
-        try:
-            item = self._events.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            return None if self._stopping else KEEPALIVE
-        return None if item is _EOF else item
+        if not self._ready:
+            if self.ended and self._events.empty():
+                return None
+            try:
+                batch = self._events.get(timeout=max(0.0, timeout))
+            except queue.Empty:
+                return None if self._stopping else KEEPALIVE
+            if batch is _EOF:
+                return None
+            self._ready.extend(batch)
+        return self._ready.popleft()
+
+    def buffered(self) -> bool:
+        """Whether more events are read already, so a stream may write them with this one."""
+        return bool(self._ready) or bool(self._events.queue)
 
     def drain(self) -> int:
         """Drop events left from an earlier turn; return how many there were."""
-        dropped = 0
+        dropped = len(self._ready)
+        self._ready.clear()
         while not self._events.empty():
-            if self._events.get_nowait() is _EOF:
+            batch = self._events.get_nowait()
+            if batch is _EOF:
                 self._events.put(_EOF)
                 break
-            dropped += 1
+            dropped += len(batch)
         return dropped
 
     def _read_stdout(self) -> None:
         try:
-            for line in self._proc.stdout:  # readline has no length limit
-                event = parse_line(line)
-                if event is not None and not self._route(event):
+            for lines in _lines(self._proc.stdout):
+                if not self._route_all(lines):
                     return
         except (ValueError, OSError):
             pass
@@ -173,8 +194,25 @@ class LiveProcess:
             self.ended = True
             self._put(_EOF)
 
-    def _route(self, event: Event) -> bool:
-        """Hand an event to whoever it is for; False once the process is being stopped."""
+    def _route_all(self, lines: list[bytes]) -> bool:
+        """Route the lines of one read, the turn's events as one batch; False once the process
+        is being stopped."""
+        batch = []
+        for line in lines:
+            event = parse_line(line)
+            if event is None:
+                continue
+            if event.type not in ("control_response", "control_request"):
+                batch.append(event)
+                continue
+            if batch and not self._put(batch):  # first: what a handler injects comes after
+                return False
+            batch = []
+            self._route(event)
+        return not batch or self._put(batch)
+
+    def _route(self, event: Event) -> None:
+        """Answer or file a control message of the CLI's."""
         if event.type == "control_response":
             response = event.data.get("response") or {}
             request_id = str(response.get("request_id"))
@@ -185,11 +223,8 @@ class LiveProcess:
                 self._warming(False)
                 response = {"subtype": response.get("subtype")}  # its report is not needed
             self._responses[request_id] = response
-            return True
-        if event.type == "control_request":
+        else:
             self._answer(event.data)
-            return True
-        return self._put(event)
 
     def _warming(self, on: bool) -> None:
         """Tell the API proxy that calls of this process are the warm-up's, not a turn's."""
@@ -226,7 +261,7 @@ class LiveProcess:
     def inject(self, data: dict) -> None:
         """Put an event of the gateway's own into the running turn's stream, in order (call it
         from a handler, which runs on the reader thread)."""
-        self._put(Event.made(data))
+        self._put([Event.made(data)])
 
     def _put(self, item) -> bool:
         """Queue an item, giving up once the process is being stopped."""
@@ -306,6 +341,39 @@ class LiveProcess:
             self._events.put_nowait(_EOF)
         except queue.Full:
             pass  # a full queue means the reader is not waiting
+
+
+def _lines(stream) -> Iterator[list[bytes]]:
+    """The complete lines of each read of `stream`; a line may span reads (no length limit)."""
+    pending: list[bytes] = []
+    last, burst = 0.0, 0  # when lines were last handed over; how many reads in a row were quick
+    while chunk := stream.read1(READ_BYTES):
+        burst = burst + 1 if time.monotonic() - last < COALESCE_SECONDS else 0
+        if burst >= BURST_READS:
+            time.sleep(COALESCE_SECONDS)  # let the CLI print more, and take it with these
+            chunk += _available(stream)
+        last = time.monotonic()
+        *lines, tail = chunk.split(b"\n")
+        if lines:
+            lines[0] = b"".join([*pending, lines[0]])
+            pending = []
+            yield lines
+        if tail:
+            pending.append(tail)
+    if pending:
+        yield [b"".join(pending)]
+
+
+def _available(stream) -> bytes:
+    """What can be read from `stream` now without waiting (up to READ_BYTES)."""
+    parts, size = [], 0
+    while size < READ_BYTES and select.select([stream], [], [], 0)[0]:
+        part = stream.read1(READ_BYTES - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 def _signal_group(pgid: int, signum: int) -> None:
