@@ -1,5 +1,6 @@
 """OpenAI response shapes: completion, stream chunks, usage, and errors from results."""
 
+import json
 import time
 import uuid
 
@@ -27,10 +28,19 @@ class ChunkMaker:
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
+        # A content chunk's JSON around its delta: only the delta is encoded per chunk. The
+        # key cannot occur inside a string value, where a quote is always escaped.
+        key = '"delta": '
+        self._around = json.dumps(self.chunk("-"), ensure_ascii=False).split(key + '"-"')
+        self._around[0] += key
 
     def chunk(self, delta: dict, finish: str | None = None) -> dict:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return self._envelope([choice], None)
+
+    def encoded(self, delta: dict) -> str:
+        """json.dumps(self.chunk(delta), ensure_ascii=False), at a fraction of its cost."""
+        return json.dumps(delta, ensure_ascii=False).join(self._around)
 
     def usage_chunk(self, result: dict | None) -> dict:
         return self._envelope([], usage(result))

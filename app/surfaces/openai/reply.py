@@ -55,7 +55,7 @@ class ChatReply:
             if isinstance(item, KeepAlive):
                 yield None
                 continue
-            yield event(json.dumps(maker.chunk(_delta(item)), ensure_ascii=False))
+            yield event(maker.encoded(_delta(item)))
         error = answer.error()
         if error is not None:
             yield event(json.dumps(error.body()))
