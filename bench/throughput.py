@@ -17,9 +17,10 @@ bytes. Reported per mode: the delta rate (deltas a second between the first and 
 one the reader saw) and its ratio to the bare CLI's median; the CPU of the CLI's process
 tree for that answer (utime + stime from /proc/<pid>/stat, reaped children included: the
 sandbox's socat bridge is the CLI's child) and the gateway worker's own CPU over the same
-request (from just before it is sent to 0.3 s after its end), absolute and as a share of
-that CLI's. The worker's housekeeping runs meanwhile: its idle CPU rate is measured and
-shown. Everything runs on loopback; nothing leaves the machine.
+request (from just before it is sent to 0.3 s after its end; the sum of its threads'
+/proc/<pid>/task/*/schedstat, in nanoseconds: a thread that ended meanwhile is missed),
+absolute and as a share of that CLI's. The worker's housekeeping runs meanwhile: its idle
+CPU rate is measured and shown. Everything runs on loopback; nothing leaves the machine.
 
     .venv/bin/python bench/throughput.py --rounds 5
 """
@@ -90,16 +91,36 @@ def start_standin(words: int):
 
 # --- CPU --------------------------------------------------------------------------------------
 
-def cpu(pid: int, children: bool = True) -> float:
-    """CPU seconds of a process (its threads), with its reaped children unless told not."""
+def cpu(pid: int) -> float:
+    """CPU seconds of a process (its threads) and its reaped children."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    if children:
-        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
     return ticks / TICK
+
+
+def threads_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each live thread of a process, to the nanosecond (/proc/.../schedstat);
+    /proc/<pid>/stat counts in clock ticks, too coarse for a worker's few milliseconds."""
+    seconds = {}
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return seconds
+    for task in tasks:
+        try:
+            seconds[task.name] = int((task / "schedstat").read_text().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            continue
+    return seconds
+
+
+def used_since(before: dict[str, float], after: dict[str, float]) -> float:
+    """CPU seconds the threads used between two readings (new threads from nothing)."""
+    return sum(seconds - before.get(task, 0.0) for task, seconds in after.items())
 
 
 def tree_cpu(root: int) -> float:
@@ -268,11 +289,11 @@ class Bench(Harness):
                 else {"model": "claude-code", "stream": True, "messages": [
                     *session["messages"], {"role": "user", "content": LONG_PROMPT}]})
         spy = self.start_profile(worker, worker_class, path)
-        cli_before, worker_before = tree_cpu(cli), cpu(worker, children=False)
+        cli_before, worker_before = tree_cpu(cli), threads_cpu(worker)
         counter = read_gateway(server.url, path, body)
         time.sleep(AFTER_SECONDS)
         cli_used = tree_cpu(cli) - cli_before
-        worker_used = cpu(worker, children=False) - worker_before
+        worker_used = used_since(worker_before, threads_cpu(worker))
         if spy is not None:
             spy.send_signal(2)
             spy.wait()
@@ -297,9 +318,9 @@ class Bench(Harness):
         """The worker's CPU rate with nothing to do: its housekeeping."""
         for worker_class, server in self.servers.items():
             worker = worker_pid(server)
-            before = cpu(worker, children=False)
+            before = threads_cpu(worker)
             time.sleep(IDLE_SECONDS)
-            self.idle[worker_class].append((cpu(worker, children=False) - before) / IDLE_SECONDS)
+            self.idle[worker_class].append(used_since(before, threads_cpu(worker)) / IDLE_SECONDS)
 
 
 def report(bench: Bench, rounds_done: int) -> None:
