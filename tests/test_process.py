@@ -7,7 +7,7 @@ import time
 import pytest
 
 from app.claude import process as process_module
-from app.claude.events import KeepAlive
+from app.claude.events import KeepAlive, parse_line
 from app.claude.process import LiveProcess, stop_all
 from app.claude.run import ClaudeRun, Limits
 from tests.support.fake_cli import FAKE_CLAUDE
@@ -127,3 +127,14 @@ def test_a_fast_stream_is_handed_over_in_few_batches_and_in_order(tmp_path):
         batches = list(process_module._lines(stream))
     assert [line + b"\n" for batch in batches for line in batch] == sent
     assert len(batches) < 300  # one hand-over per read would be thousands
+
+
+def test_a_stream_event_line_passes_through_unparsed_until_its_data_is_read():
+    line = b'{"type":"stream_event","event":{"type":"ping"},"session_id":"s-1"}\n'
+    event = parse_line(line)
+    assert (event.type, event.raw) == ("stream_event", line.decode().strip())
+    assert event._data is None  # nothing parsed yet: /api/claude passes the line on as it is
+    assert event.data["event"] == {"type": "ping"} and event.session_id == "s-1"
+    spaced = parse_line(b'{"type": "stream_event", "session_id": "s-1"}')
+    assert spaced.type == "stream_event" and spaced._data is not None
+    assert parse_line(b'{"type":"stream_event", broken') is None

@@ -1,7 +1,7 @@
 """The CLI's stream-json events: parsing a stdout line, and results the server makes."""
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from loguru import logger
 
@@ -14,19 +14,36 @@ class KeepAlive:
 KEEPALIVE = KeepAlive()
 
 
-@dataclass(frozen=True)
+STREAM = "stream_event"
+_STREAM_LINE = '{"type":"stream_event",'  # how the CLI begins a stream event's line
+
+
 class Event:
-    """One JSON object the CLI printed, with its original line for passthrough."""
-    data: dict
-    raw: str = field(repr=False, default="")
+    """One JSON object the CLI printed, with its original line for passthrough.
+
+    A stream event's line (nearly all of what a turn prints) is parsed only once its data
+    is read: passing it through, as /api/claude does, needs only its type. Its session is
+    the one its turn's `init` named, so readers that know it need not look.
+    """
+    __slots__ = ("raw", "type", "_data")
+
+    def __init__(self, data: dict | None, raw: str = "", kind: str | None = None):
+        self.raw = raw
+        self._data = data
+        self.type = kind if kind is not None else (data or {}).get("type", "")
 
     @property
-    def type(self) -> str:
-        return self.data.get("type", "")
+    def data(self) -> dict:
+        if self._data is None:
+            self._data = json.loads(self.raw)
+        return self._data
 
     @property
     def session_id(self) -> str | None:
         return self.data.get("session_id")
+
+    def __repr__(self) -> str:
+        return f"Event({self.data!r})"
 
     @classmethod
     def made(cls, data: dict) -> "Event":
@@ -41,6 +58,8 @@ def parse_line(line: bytes) -> Event | None:
         return None
     try:
         raw = stripped.decode("utf-8")
+        if raw.startswith(_STREAM_LINE) and raw.endswith("}"):
+            return Event(None, raw, STREAM)  # parsed when its data is read
         data = json.loads(raw)  # from str: bytes would have their encoding guessed first
     except (UnicodeDecodeError, json.JSONDecodeError):
         data = None

@@ -18,7 +18,7 @@ from loguru import logger
 
 from app.claude.client_tools import ClientToolServer
 from app.claude.command import RunSpec, build_argv
-from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
+from app.claude.events import KEEPALIVE, STREAM, Event, KeepAlive, error_result
 from app.claude.process import LiveProcess
 from app.claude.errors import CLIUnavailable
 
@@ -181,8 +181,8 @@ class ClaudeRun:
         return self._interrupt_by is not None
 
     def _track(self, event: Event) -> Event:
-        if event.session_id:
-            self.session_id = event.session_id
+        if (event.type != STREAM or self.session_id is None) and event.session_id:
+            self.session_id = event.session_id  # a stream event's is its init's
         if event.type == "assistant" and isinstance(event.data.get("uuid"), str):
             self.last_message = event.data["uuid"]
         if event.type == "result":

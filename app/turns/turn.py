@@ -22,7 +22,7 @@ from loguru import logger
 from app.claude import transcripts
 from app.claude.budget import QueueFull, Slot, Ticket
 from app.claude.ended import TurnEnded, outcome_of
-from app.claude.events import KEEPALIVE, Event, KeepAlive, error_result
+from app.claude.events import KEEPALIVE, STREAM, Event, KeepAlive, error_result
 from app.claude.pool import Kept, Parked
 from app.claude.run import ClaudeRun
 from app.claude.errors import ClaudeError
@@ -270,7 +270,8 @@ class Turn:
             for event in self.run.events():
                 self._look_for_client()
                 if not isinstance(event, KeepAlive):
-                    self._remember(event.session_id)
+                    if event.type != STREAM or self.session_id is None:  # else its init's
+                        self._remember(event.session_id)
                     if self.on_event is not None:
                         self.on_event(event)
                 yield event

@@ -15,11 +15,13 @@ def frames(turn, run_id: str, first_content: Callable[[], None]) -> Iterator[Ren
     """The run's frames: its id first, then the turn's events (keep-alives are the
     reader's own), a failure of the gateway as a result of its own."""
     yield None, json.dumps({"type": "run", "run_id": run_id}), None
+    told = False
     try:
         for event in turn.events():
             if isinstance(event, KeepAlive):
                 continue
-            if _is_content(event):
+            if not told and _is_content(event):  # looked for until found: it parses the event
+                told = True
                 first_content()
             yield None, event.raw, reading(event)
     except Exception as exc:  # the headers are sent: the failure must travel in-band
