@@ -31,7 +31,7 @@ STDERR_TAIL_BYTES = 8192
 # Asked of a warm process once it has answered its handshake: building the context-usage
 # report makes the CLI do now much of what its first turn would do later (system prompt,
 # tools, skills, and its API client, whose token counts the gateway's proxy refuses: no
-# turn runs on the process yet). See "Warm processes" in docs/cli-behaviour.md.
+# turn runs on the process yet). Measured in docs/benchmarks.md (the perf commits).
 WARM_UP = {"subtype": "get_context_usage", "detail": "full"}
 READ_BYTES = 65536
 # Once the CLI has printed lines faster than this for BURST_READS reads in a row (a model
