@@ -166,10 +166,6 @@ class LiveProcess:
             self._ready.extend(batch)
         return self._ready.popleft()
 
-    def buffered(self) -> bool:
-        """Whether more events are read already, so a stream may write them with this one."""
-        return bool(self._ready) or bool(self._events.queue)
-
     def drain(self) -> int:
         """Drop events left from an earlier turn; return how many there were."""
         dropped = len(self._ready)
