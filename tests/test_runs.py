@@ -186,3 +186,21 @@ def test_every_streamed_answer_is_a_run_its_client_can_resume(client, path, body
     assert sse_events(replay.get_data(as_text=True)) == sse_events(streamed)
     shown = client.get(f"/api/claude/runs/{run_id}", headers=ALICE).get_json()
     assert shown["status"] == "completed" and shown["surface"] == path.split("/")[2]
+
+
+def test_the_sdks_read_streams_with_keep_alives_between_events(live_server):
+    """A quiet spell mid-stream (keep-alives) reaches the OpenAI and Anthropic SDKs as nothing."""
+    import anthropic
+    import openai
+    server = live_server(KEEPALIVE_INTERVAL_MS="40")  # the fake CLI speaks every 100 ms
+    sdk = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0, timeout=60)
+    chunks = list(sdk.chat.completions.create(model="claude-code", stream=True, messages=[
+        {"role": "user", "content": "fake:slow 1"}]))
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    events = list(sdk.responses.create(model="claude-code", stream=True,
+                                       input="fake:slow 1"))
+    assert events[-1].type == "response.completed"
+    claude = anthropic.Anthropic(base_url=server.url, api_key="none", max_retries=0, timeout=60)
+    with claude.messages.stream(model="claude-code", max_tokens=100, messages=[
+            {"role": "user", "content": "fake:slow 1"}]) as stream:
+        assert stream.get_final_message().stop_reason == "end_turn"

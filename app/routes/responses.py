@@ -47,7 +47,8 @@ def create():
                         lambda run_id: frames_of(reply.events()), reply.run_id, reply.summary)
     headers["X-Run-Id"] = started.id
     if asked.stream:
-        return sse.response(relay(started.follow(0, gateway.limits.keepalive)), lambda: None,
+        return sse.response(relay(started.follow(0, gateway.limits.keepalive), numbered=False),
+                            lambda: None,
                             headers)
     return jsonify(background.view(started.meta)), 200, headers
 
@@ -63,7 +64,7 @@ def retrieve(response_id: str):
         return jsonify(background.view(meta))
     after = query["starting_after"] + 1 if query["starting_after"] is not None else 0
     frames = gateway.runs.follow(owner, meta.id, after, gateway.limits.keepalive)
-    return sse.response(relay(frames), lambda: None, {"X-Run-Id": meta.id})
+    return sse.response(relay(frames, numbered=False), lambda: None, {"X-Run-Id": meta.id})
 
 
 @bp.post("/responses/<response_id>/cancel")

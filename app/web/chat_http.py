@@ -52,7 +52,7 @@ def respond(answer: ChatAnswer, reply, stream: bool, headers: dict) -> ResponseR
                             reply.summary)
         requestlog.annotate(run=started.id)
         batches = started.follow(0, answer.turn.gateway.limits.keepalive)
-        return sse.response(relay(batches, reply.keepalive), started.end,
+        return sse.response(relay(batches, reply.keepalive, numbered=False), started.end,
                             {**headers, "X-Run-Id": started.id})
     answer.turn.client_gone = watcher(request.environ)
     return jsonify(reply.complete()), 200, headers

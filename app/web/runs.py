@@ -39,10 +39,20 @@ def frames_of(events: Iterator[Rendered | None]) -> Iterator[Rendered]:
     return (event for event in events if event is not None)
 
 
-def relay(batches: Iterator[list[Frame] | None],
-          keepalive: str = sse.KEEPALIVE_COMMENT) -> Iterator[str]:
-    """A run's frames as SSE: each with its id (and its name, on surfaces that name events),
-    those that came together in one write; `keepalive` for each quiet spell."""
+def relay(batches: Iterator[list[Frame] | None], keepalive: str = sse.KEEPALIVE_COMMENT,
+          numbered: bool = True) -> Iterator[str]:
+    """A run's frames as SSE (named, on surfaces that name events), those that came together
+    in one write; `keepalive` for each quiet spell.
+
+    Each event carries its `id:` only where clients resume by it (`numbered`): the OpenAI
+    SDK keeps an event's id, as the SSE standard says, and then takes the blank line after
+    each keep-alive comment for an event with empty data, which it fails to parse. The
+    OpenAI and Anthropic surfaces resume by their own numbers, or not at all."""
     for batch in batches:
-        yield keepalive if batch is None else "".join(
-            sse.numbered(frame.seq, frame.data, frame.event) for frame in batch)
+        if batch is None:
+            yield keepalive
+        elif numbered:
+            yield "".join(sse.numbered(frame.seq, frame.data, frame.event) for frame in batch)
+        else:
+            yield "".join(sse.event(frame.event, frame.data) if frame.event
+                          else sse.message(frame.data) for frame in batch)
