@@ -1,7 +1,7 @@
 """`flask --app app keys ...`: create, list, revoke, rotate and capture the managed API keys.
 
 A new or rotated key is printed once, on stdout alone (hints go to stderr), and only its
-hash is kept, in STATE_DIR.
+hash is kept, in the state database (STATE_DIR's, or DATABASE_URL's).
 """
 
 import os
@@ -12,23 +12,24 @@ from dotenv import load_dotenv
 
 from app.settings import SettingsError, read_settings
 from app.shared.keys import DEFAULT_SCOPES, SCOPES, KeyStore
-from app.shared.state import StateDB
-
-
-def _store() -> KeyStore:
-    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # as create_app does
-    try:
-        settings = read_settings(os.environ)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    return KeyStore(StateDB(settings.state_dir))
+from app.shared.state import StateUnavailable
+from app.wiring import open_state
 
 
 def _attempt(action):
+    """Run `action(store)` on the key store, then close the database; a refusal is the
+    command's error."""
+    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # as create_app does
     try:
-        return action()
-    except ValueError as exc:
+        db = open_state(read_settings(os.environ))
+    except (SettingsError, StateUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
+    try:
+        return action(KeyStore(db))
+    except (ValueError, StateUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.close()
 
 
 @click.group("keys")
@@ -48,7 +49,8 @@ def keys_group() -> None:
 def create(name, scopes, rpm, daily_tokens, daily_usd, capture) -> None:
     """Make a key called NAME and print it (the only time it is shown)."""
     chosen = [scope.strip() for scope in scopes.split(",") if scope.strip()]
-    key = _attempt(lambda: _store().create(name, chosen, rpm, daily_tokens, daily_usd, capture))
+    key = _attempt(lambda store: store.create(name, chosen, rpm, daily_tokens, daily_usd,
+                                                   capture))
     click.echo(key)
     click.echo(f"Key {name!r} made; it is not shown again. Clients send it as "
                "'Authorization: Bearer <key>'.", err=True)
@@ -57,7 +59,7 @@ def create(name, scopes, rpm, daily_tokens, daily_usd, capture) -> None:
 @keys_group.command("list")
 def list_keys() -> None:
     """Show every key: scopes, limits, when made, whether revoked (never the key)."""
-    for row in _store().rows():
+    for row in _attempt(lambda store: store.rows()):
         limits = ", ".join(f"{label}={row[field]}" for field, label in (
             ("rpm", "rpm"), ("daily_tokens", "daily-tokens"), ("daily_usd", "daily-usd"))
             if row[field] is not None) or "no limits"
@@ -70,7 +72,7 @@ def list_keys() -> None:
 @click.argument("name")
 def revoke(name) -> None:
     """Stop the key called NAME from working."""
-    _attempt(lambda: _store().revoke(name))
+    _attempt(lambda store: store.revoke(name))
     click.echo(f"Key {name!r} revoked.", err=True)
 
 
@@ -78,7 +80,7 @@ def revoke(name) -> None:
 @click.argument("name")
 def rotate(name) -> None:
     """Give NAME a new key and print it; the old one stops working, its sessions stay."""
-    click.echo(_attempt(lambda: _store().rotate(name)))
+    click.echo(_attempt(lambda store: store.rotate(name)))
     click.echo(f"Key {name!r} rotated; the old key no longer works.", err=True)
 
 
@@ -87,7 +89,7 @@ def rotate(name) -> None:
 @click.argument("state", type=click.Choice(["on", "off"]))
 def capture(name, state) -> None:
     """Turn debug captures of NAME's requests on or off (STATE_DIR/captures)."""
-    _attempt(lambda: _store().set_capture(name, state == "on"))
+    _attempt(lambda store: store.set_capture(name, state == "on"))
     click.echo(f"Captures for {name!r} are {state}.", err=True)
 
 

@@ -20,10 +20,10 @@ from app.proxy.server import ApiProxy
 from app.sandbox.confiner import Confiner
 from app.runs.book import RunBook
 from app.settings import Settings
-from app.shared.conversations import ConversationStore
 from app.shared.key_folders import KeyFolders
-from app.shared.keys import KeyStore
 from app.shared.cluster import Cluster
+from app.shared.conversations import ConversationStore
+from app.shared.keys import KeyStore
 from app.shared.seam import SessionLocks
 from app.shared.sessions import SessionStore
 from app.shared.state import StateDB
@@ -68,6 +68,8 @@ class Gateway:
         return process
 
     def close(self) -> None:
-        """Stop this gateway's housekeeping, the processes it keeps and its API proxy."""
+        """Stop this gateway's housekeeping, the processes it keeps and its API proxy, and
+        close its database connections."""
         self.pool.close()
         self.proxy.close()
+        self.db.close()

@@ -27,6 +27,7 @@ from app.sandbox.jail import ISOLATED
 from app.services import Gateway
 from app.settings import Settings
 from app.shared.approvals import ApprovalBook
+from app.shared.dialects import PostgreSQL, SQLite
 from app.shared.conversations import ConversationStore
 from app.shared.key_folders import KeyFolders
 from app.shared.keys import GATEWAY, KeyStore, operator_key
@@ -52,7 +53,7 @@ def build_gateway(settings: Settings, mcp_servers: frozenset[str],
     """Wire the worker's services; `environ` holds the Anthropic settings the proxy uses
     (ANTHROPIC_BASE_URL, the credential) and the CLI's own settings turns get, and
     `operator_settings` the Claude Code settings every turn gets."""
-    db = StateDB(settings.state_dir)
+    db = open_state(settings)
     for folder in ("budget/slots", "budget/queue", "budget/evict"):
         db.folder(folder)  # made again should STATE_DIR be removed
     metrics.keep_folder(db)
@@ -125,6 +126,14 @@ def _signals(db: StateDB, client):
     def kind(name: str):
         return RedisSignals(client, name) if client else InterruptBox(db.folder(name))
     return kind
+
+
+def open_state(settings: Settings, migrate: bool = True) -> StateDB:
+    """The state database: PostgreSQL when DATABASE_URL names one (what several hosts share),
+    else SQLite in STATE_DIR; its schema upgraded unless `migrate` is off."""
+    dialect = PostgreSQL(settings.database_url) if settings.database_url else \
+        SQLite(settings.state_dir)
+    return StateDB(settings.state_dir, dialect, migrate)
 
 
 def _pruner(db: StateDB, folders: KeyFolders, retention_days: int):

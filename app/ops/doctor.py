@@ -5,7 +5,6 @@ The checks read the same settings the server reads, but never refuse them: a set
 server would refuse becomes a problem line, so an operator sees every problem at once.
 """
 
-import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -15,7 +14,7 @@ from app.claude.deep_check import TURN_SECONDS
 from app.claude.locate import find_cli
 from app.ops import health
 from app.settings import Settings, SettingsError, load_settings, read_settings
-from app.shared.state import StateDB
+from app.shared.state import StateUnavailable
 from app.turns import mcp
 
 MIN_KEY_LENGTH = 16
@@ -24,6 +23,8 @@ SANDBOX_FIX = ("install bubblewrap and socat (scripts/install-system-packages), 
                "namespaces in a container (see the README's Docker section), or set SANDBOX=off "
                "if every key is trusted")
 INSTALL_PINNED = "run `npm ci` and set CLAUDE_PATH to node_modules/.bin/claude"
+DATABASE_FIX = ("restore or remove a gateway.sqlite3 that is not a database, or make the "
+                "database DATABASE_URL names reachable (the server's log says why it is not)")
 LOGIN_FIX = ("log the CLI in as the server's user (run `claude` once, or set ANTHROPIC_API_KEY) "
              "and check that this machine reaches the API (ANTHROPIC_BASE_URL, proxy)")
 
@@ -46,14 +47,17 @@ class Finding:
         return f"{level}  {self.check}: {self.detail} -- fix: {self.fix}"
 
 
-def examine(environ: Mapping[str, Any], build_gateway: Callable) -> list[Finding]:
-    """Check the settings, then what they point at; the real turn only if it can work."""
+def examine(environ: Mapping[str, Any], build_gateway: Callable,
+            open_state: Callable) -> list[Finding]:
+    """Check the settings, then what they point at; the real turn only if it can work.
+    `open_state(settings)` opens the state database as the server would (app/wiring.py)."""
     try:
         settings = read_settings(environ)
     except SettingsError as exc:
         return [Finding("settings", False, str(exc),
                         "correct it in .env or the environment (see .env.example)")]
-    needed = [check_workspace_base(settings.workspace_base), check_state_dir(settings.state_dir)]
+    needed = [check_workspace_base(settings.workspace_base),
+              check_state_dir(settings, open_state)]
     findings = [check_exposure(environ, settings), check_mcp(settings.mcp_config_path), *needed,
                 check_cli(settings.claude_path)]
     runs = health.check_cli(settings.claude_path)["status"] == "pass"  # any version can try
@@ -101,19 +105,25 @@ def check_workspace_base(base: Path) -> Finding:
     return Finding("workspace base", True, f"{base} is writable")
 
 
-def check_state_dir(path: Path) -> Finding:
-    """Make a file in STATE_DIR and open its database."""
-    fix = "make it a folder the server's user can write, or set STATE_DIR to one"
+def check_state_dir(settings: Settings, open_state: Callable) -> Finding:
+    """Make a file in STATE_DIR, then open the state database (upgrading its schema, as the
+    server would) and query it."""
+    path = settings.state_dir
     outcome = health.check_workspace_base(path)
     if outcome["status"] != "pass":
-        return Finding("state dir", False, outcome["detail"], fix)
+        return Finding("state dir", False, outcome["detail"],
+                       "make it a folder the server's user can write, or set STATE_DIR to one")
     try:
-        outcome = health.check_state(StateDB(path))
-    except (OSError, sqlite3.Error) as exc:
-        return Finding("state dir", False, f"{path} is not usable: {exc}", fix)
+        db = open_state(settings)
+    except (OSError, StateUnavailable) as exc:
+        outcome = {"status": "fail", "detail": f"{path} is not usable: {exc}"}
+    else:
+        outcome = health.check_state(db)
+        db.close()
     if outcome["status"] != "pass":
-        return Finding("state dir", False, outcome["detail"], fix)
-    return Finding("state dir", True, f"{path} holds a working database")
+        return Finding("state dir", False, outcome["detail"], DATABASE_FIX)
+    return Finding("state dir", True, f"{path} is writable and the state database "
+                   f"({db.where}) answers")
 
 
 def check_cli(configured: str) -> Finding:

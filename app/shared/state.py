@@ -1,145 +1,101 @@
-"""The gateway's state under STATE_DIR, shared by every worker: one SQLite file and file locks.
+"""The gateway's state, shared by every worker (and, with DATABASE_URL, every host): the state
+database, and the folders and file locks under STATE_DIR.
 
-SQLite holds what must outlive a request (where sessions live, whose they are, how
-many turns they have had; conversation fingerprints). File locks hold what lasts
-as long as a process (a session's running turn, a slot of the process budget): the
-kernel releases them when their holder dies, even by SIGKILL.
+The database holds what must outlive a request (where sessions live, whose they are, how
+many turns they have had; conversation fingerprints; keys, usage, permission questions):
+SQLite in STATE_DIR by default, or the PostgreSQL database DATABASE_URL names (app/wiring.py
+chooses; app/shared/dialects.py holds what differs between them). File locks hold what lasts
+as long as a process (a session's running turn, a slot of the process budget): the kernel
+releases them when their holder dies, even by SIGKILL.
 """
 
 import fcntl
-import hashlib
 import os
-import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
 from loguru import logger
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.errors import ServiceUnavailable
+from app.shared import migrations
+from app.shared.dialects import Dialect, SQLite
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    session_id TEXT PRIMARY KEY,
-    workspace TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    used_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS conversations (
-    fingerprint TEXT PRIMARY KEY,
-    session_id TEXT NOT NULL,
-    options TEXT NOT NULL,
-    used_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    name TEXT PRIMARY KEY,
-    hash TEXT NOT NULL UNIQUE,
-    scopes TEXT NOT NULL,
-    rpm INTEGER,
-    daily_tokens INTEGER,
-    daily_usd REAL,
-    capture INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    revoked_at REAL
-);
-CREATE TABLE IF NOT EXISTS usage (
-    key TEXT NOT NULL,
-    day TEXT NOT NULL,
-    turns INTEGER NOT NULL DEFAULT 0,
-    input_tokens INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0,
-    cost_usd REAL NOT NULL DEFAULT 0,
-    PRIMARY KEY (key, day)
-);
-CREATE TABLE IF NOT EXISTS spend_holds (
-    id TEXT PRIMARY KEY,
-    key TEXT NOT NULL,
-    tokens INTEGER NOT NULL,
-    usd REAL NOT NULL,
-    until REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS spend_holds_by_key ON spend_holds (key);
-CREATE TABLE IF NOT EXISTS key_requests (
-    key TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS key_requests_by_key ON key_requests (key, at);
-CREATE TABLE IF NOT EXISTS approvals (
-    id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    session_id TEXT,
-    worker INTEGER NOT NULL,
-    request TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    status TEXT NOT NULL,
-    answer TEXT
-);
-"""
 APPROVAL_RETENTION_SECONDS = 86400.0  # answered permission requests are kept a day (for 409s)
-# Columns added after the first release, for databases made before them.
-_ADDED_COLUMNS = (
-    ("sessions", "turns", "INTEGER NOT NULL DEFAULT 0"),
-    ("sessions", "owner", "TEXT NOT NULL DEFAULT ''"),
-    ("sessions", "last_message", "TEXT"),
-    ("sessions", "title", "TEXT"),
-    ("sessions", "cost_usd", "REAL NOT NULL DEFAULT 0"),
-    ("sessions", "fork_of", "TEXT"),  # a fork made by the sessions API: the session it continues
-    ("sessions", "fork_at", "TEXT"),  # and the message of that session it continues after
-    ("conversations", "turns", "INTEGER NOT NULL DEFAULT 0"),
-    ("conversations", "message", "TEXT"),
-    ("api_keys", "id", "TEXT"),  # the key's identity; older keys keep their name's old hash
-    ("usage", "calls", "INTEGER NOT NULL DEFAULT 0"),
-    ("usage", "largest_call_tokens", "INTEGER NOT NULL DEFAULT 0"),
-    ("usage", "largest_call_usd", "REAL NOT NULL DEFAULT 0"),
-)
+STALE_SECONDS = 3600.0  # requests counted this long ago count for no limit any more
+SCHEMA_LOCK = "schema"  # what upgrades of the schema serialize on
 LOCK_POLL_SECONDS = 0.05
 
 
 class StateUnavailable(ServiceUnavailable):
-    """STATE_DIR cannot be used (read-only, full, a file where a folder should be)."""
+    """The state cannot be used (STATE_DIR read-only, full, a file where a folder should be;
+    the database corrupt or out of reach)."""
     code = "state_unavailable"
 
 
 class StateDB:
-    """The gateway's small SQLite database, one short connection per call.
+    """The state database over an SQLAlchemy engine, one short transaction per call, with the
+    schema upgraded at start-up (app/shared/migrations).
 
-    It fails closed: a database that cannot be read is never replaced, so a server
-    with managed keys never comes up keyless; every request that needs it answers 503
-    until the operator repairs or removes it. A STATE_DIR removed while the server
-    runs is made again on the next use, unless it held managed keys (`sealed`): then
-    requests answer 503 until it is restored or the server is restarted.
+    It fails closed: a database that cannot be read is never replaced, so a server with
+    managed keys never comes up keyless; every request that needs it answers 503 until the
+    operator repairs, restores or removes it (or, for PostgreSQL, until it can be reached).
+    A STATE_DIR removed while the server runs is made again on the next use, unless its
+    SQLite file held managed keys (`sealed`): then requests answer 503 until it is restored
+    or the server is restarted.
     """
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, dialect: Dialect | None = None, migrate: bool = True):
         self.dir = state_dir
-        self.path = state_dir / "gateway.sqlite3"
+        self.dialect = dialect or SQLite(state_dir)
+        self.path = self.dialect.file  # None: the database does not live in STATE_DIR
+        self.where = self.dialect.where
+        self.engine = self.dialect.engine()
         self.sealed = False  # managed keys were seen: a missing database is not a fresh start
         self._folders: list[str] = []
-        try:
-            self._create()
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and not self.path.exists():
-                raise
-            logger.error("{} is not a usable database ({}); requests that need it answer 503 "
-                         "until it is repaired, restored or removed", self.path, exc)
+        self._ready = False  # the schema is known to be at the newest revision
+        self._make_folders()
+        if migrate:
+            self._start()
 
-    def _create(self) -> None:
-        """Make the folder, its subfolders and the schema (all idempotent)."""
+    def _start(self) -> None:
+        """Upgrade the schema; a database that cannot be used yet is logged, and whatever
+        needs it answers 503 until it can be (a SQLite file that cannot be made fails)."""
+        try:
+            with self._usable():
+                self._upgrade()
+        except StateUnavailable as exc:
+            if self.path is not None and not self.path.exists():
+                raise
+            logger.error("{} Requests that need it answer 503 until it is repaired, restored "
+                         "or reachable.", exc)
+
+    def _make_folders(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         for name in self._folders:
             (self.dir / name).mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            with db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-                for table, column, kind in _ADDED_COLUMNS:
-                    _add_column(db, table, column, kind)
-                _give_old_keys_ids(db)
-        finally:
-            db.close()
+
+    def _upgrade(self) -> tuple[str | None, str]:
+        """Bring the schema to the newest revision, one worker or host at a time."""
+        self.dialect.prepare(self.engine)
+        with self.engine.connect() as connection, \
+                self.dialect.serialized(connection, SCHEMA_LOCK):
+            before, after = migrations.upgrade(connection)
+        self._ready = True
+        if before != after:
+            logger.info("the state database's schema is now at revision {} (was {})", after,
+                        before or "none")
+        return before, after
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Upgrade the schema now (`flask --app app db upgrade`); return the revisions before
+        and after, or raise StateUnavailable."""
+        with self._usable():
+            return self._upgrade()
 
     def folder(self, name: str) -> Path:
         """A subfolder of STATE_DIR (locks, budget/slots, ...), made again if it goes."""
@@ -150,69 +106,91 @@ class StateDB:
         return path
 
     def ensure(self) -> None:
-        """Make STATE_DIR again if it was removed while the server runs (one stat if not)."""
-        if self.path.exists():
+        """Make STATE_DIR again if it was removed while the server runs (a stat or two if not)."""
+        if self.dir.is_dir() and (self.path is None or self.path.exists()):
             return
-        if self.sealed:
+        if self.sealed and self.path is not None:
             raise StateUnavailable("The state database (in the STATE_DIR setting's folder) was "
                                    "removed while the server ran, with the keys it held: "
                                    "restore it, or restart the server to begin afresh.")
         logger.warning("the state folder {} or its database was removed; making them again",
                        self.dir)
         try:
-            self._create()
-        except (OSError, sqlite3.Error) as exc:
+            self._make_folders()
+        except OSError as exc:
             raise StateUnavailable(f"The state folder (the STATE_DIR setting) is not usable: "
                                    f"{exc}.") from None
+        if self.path is not None:
+            with self._usable():
+                self._upgrade()
 
     @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """Open, commit on success, and always close; 503 if the state cannot be used."""
+    def _usable(self) -> Iterator[None]:
+        """Turn the database's failures into 503 state_unavailable; a broken constraint (a
+        duplicate name) stays the caller's to handle."""
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except (DBAPIError, PoolTimeout) as exc:
+            raise StateUnavailable(self.dialect.unusable(exc)) from None
+        except migrations.UnknownRevision as exc:
+            raise StateUnavailable(f"The state database cannot be used: {exc}.") from None
+
+    @contextmanager
+    def _opened(self) -> Iterator[None]:
+        """Heal STATE_DIR, finish an upgrade the database was not ready for at start-up (it
+        was out of reach), and turn failures into 503s."""
         self.ensure()
-        try:
-            db = sqlite3.connect(self.path, timeout=10)
-        except sqlite3.Error as exc:
-            raise StateUnavailable(f"The state folder (the STATE_DIR setting) is not usable: "
-                                   f"{exc}.") from None
-        try:
-            with db:
-                yield db
-        except sqlite3.IntegrityError:
-            raise  # a constraint the caller checks (a duplicate name), not a broken state
-        except sqlite3.DatabaseError as exc:  # read-only, full, corrupt: the state is unusable
-            raise StateUnavailable(f"The state folder (the STATE_DIR setting) is not usable: "
-                                   f"{exc}.") from None
-        finally:
-            db.close()
+        with self._usable():
+            if not self._ready:
+                self._upgrade()
+            yield
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction that holds the database from its first statement, for a
-        read-then-write that must not interleave with another worker's (limits, budgets)."""
+    def connect(self) -> Iterator[Connection]:
+        """One transaction: committed on success, rolled back on error; 503 if the state
+        cannot be used."""
+        with self._opened(), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def transaction(self, name: str) -> Iterator[Connection]:
+        """One transaction that no other on `name` (a key) interleaves with, on any worker or
+        host: for a read-then-write that must be exact (limits, budgets)."""
+        with self._opened(), self.engine.connect() as connection, \
+                self.dialect.serialized(connection, name):
+            yield connection
+
+    def check(self) -> None:
+        """Raise StateUnavailable unless the database answers (for /health and doctor)."""
         with self.connect() as db:
-            db.isolation_level = None
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+            db.execute(text("SELECT 1 FROM sessions LIMIT 1"))
 
     def prune(self, retention_days: int) -> int:
-        """Forget sessions and conversations unused for `retention_days`; return how many."""
-        cutoff = time.time() - retention_days * 86400
+        """Forget sessions and conversations unused for `retention_days` (return how many),
+        and what no longer counts: settled questions, lapsed holds, old request counts."""
+        now = time.time()
+        cutoff = now - retention_days * 86400
         with self.connect() as db:
-            removed = db.execute("DELETE FROM sessions WHERE used_at < ?", (cutoff,)).rowcount
-            removed += db.execute("DELETE FROM conversations WHERE used_at < ?",
-                                  (cutoff,)).rowcount
-            db.execute("DELETE FROM approvals WHERE expires_at < ?",
-                       (time.time() - APPROVAL_RETENTION_SECONDS,))
+            removed = db.execute(text("DELETE FROM sessions WHERE used_at < :cutoff"),
+                                 {"cutoff": cutoff}).rowcount
+            removed += db.execute(text("DELETE FROM conversations WHERE used_at < :cutoff"),
+                                  {"cutoff": cutoff}).rowcount
+            db.execute(text("DELETE FROM approvals WHERE expires_at < :settled"),
+                       {"settled": now - APPROVAL_RETENTION_SECONDS})
+            db.execute(text("DELETE FROM spend_holds WHERE until < :now"), {"now": now})
+            db.execute(text("DELETE FROM key_requests WHERE at < :stale"),
+                       {"stale": now - STALE_SECONDS})
         for path in (self.dir / "locks").glob("*.lock") if "locks" in self._folders else ():
             lock = FileLock.try_acquire(path)  # nobody holds it: its worker died mid-turn
             if lock is not None:
                 lock.release()
         return removed
+
+    def close(self) -> None:
+        """Close the connections this worker keeps (PostgreSQL's pool; SQLite keeps none)."""
+        self.engine.dispose()
 
 
 class FileLock:
@@ -291,24 +269,6 @@ class FileLock:
                 pass
         os.close(self._fd)  # closing the descriptor releases the lock
         self._fd = None
-
-
-def _add_column(db: sqlite3.Connection, table: str, column: str, kind: str) -> None:
-    """Add a column an older database lacks; another worker may just have added it."""
-    if column in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
-        return
-    try:
-        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-    except sqlite3.OperationalError as exc:
-        if "duplicate column" not in str(exc):
-            raise
-
-
-def _give_old_keys_ids(db: sqlite3.Connection) -> None:
-    """Keys made before keys had ids take the identity their sessions were kept under."""
-    for (name,) in db.execute("SELECT name FROM api_keys WHERE id IS NULL").fetchall():
-        owner = hashlib.sha256(("key-name:" + name).encode()).hexdigest()
-        db.execute("UPDATE api_keys SET id = ? WHERE name = ?", (owner, name))
 
 
 def _same_file(fd: int, path: Path) -> bool:
