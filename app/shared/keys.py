@@ -1,7 +1,7 @@
 """API keys: who a request is, what it may do and how much it may spend.
 
-Keys made with `flask keys create` live in STATE_DIR, stored as their SHA-256 (a key is
-32 random bytes, so a plain hash cannot be reversed), each with a name, scopes and
+Keys made with `flask keys create` live in the state database, stored as their SHA-256 (a
+key is 32 random bytes, so a plain hash cannot be reversed), each with a name, scopes and
 limits. The operator's API_KEY / API_KEYS keep working as keys with every scope and no
 limits. A managed key's sessions, usage and folders belong to its id, made with the key:
 `keys rotate` keeps them, while a key made again under a revoked name starts afresh.
@@ -11,9 +11,11 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from app.shared.state import StateDB
 
@@ -76,7 +78,7 @@ def check_scopes(scopes: list[str]) -> tuple[str, ...]:
 
 
 class KeyStore:
-    """The managed keys, in STATE_DIR's SQLite, shared by every worker."""
+    """The managed keys, in the state database, shared by every worker and host."""
 
     def __init__(self, db: StateDB):
         self.db = db
@@ -89,16 +91,18 @@ class KeyStore:
             raise ValueError(f"invalid key name {name!r}: use 1 to 64 letters, digits, '.', "
                              "'_' or '-'")
         key = new_key()
+        row = {"name": name, "hash": digest(key), "rpm": rpm, "daily_tokens": daily_tokens,
+               "scopes": json.dumps(check_scopes(list(scopes))), "daily_usd": daily_usd,
+               "capture": int(capture), "created_at": time.time(), "id": secrets.token_hex(16)}
         try:
             with self.db.connect() as db:  # a revoked name may be made again, as a new key
-                db.execute("DELETE FROM api_keys WHERE name = ? AND revoked_at IS NOT NULL",
-                           (name,))
-                db.execute("INSERT INTO api_keys (name, hash, scopes, rpm, daily_tokens, "
-                           "daily_usd, capture, created_at, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-                           "?)", (name, digest(key), json.dumps(check_scopes(list(scopes))), rpm,
-                                  daily_tokens, daily_usd, int(capture), time.time(),
-                                  secrets.token_hex(16)))
-        except sqlite3.IntegrityError:
+                db.execute(text("DELETE FROM api_keys WHERE name = :name AND revoked_at IS NOT "
+                                "NULL"), row)
+                db.execute(text("INSERT INTO api_keys (name, hash, scopes, rpm, daily_tokens, "
+                                "daily_usd, capture, created_at, id) VALUES (:name, :hash, "
+                                ":scopes, :rpm, :daily_tokens, :daily_usd, :capture, "
+                                ":created_at, :id)"), row)
+        except IntegrityError:
             raise ValueError(f"an active key named {name!r} exists: rotate it, or revoke it "
                              "first") from None
         return key
@@ -106,25 +110,22 @@ class KeyStore:
     def rotate(self, name: str) -> str:
         """Give the named key a new secret (the old one stops working); return it."""
         key = new_key()
-        with self.db.connect() as db:
-            changed = db.execute("UPDATE api_keys SET hash = ? WHERE name = ? AND revoked_at "
-                                 "IS NULL", (digest(key), name)).rowcount
-        if not changed:
-            raise ValueError(f"no active key named {name!r}")
+        self._change(name, "hash = :value", digest(key))
         return key
 
     def set_capture(self, name: str, on: bool) -> None:
         """Turn the key's debug capture on or off."""
-        with self.db.connect() as db:
-            changed = db.execute("UPDATE api_keys SET capture = ? WHERE name = ? AND "
-                                 "revoked_at IS NULL", (int(on), name)).rowcount
-        if not changed:
-            raise ValueError(f"no active key named {name!r}")
+        self._change(name, "capture = :value", int(on))
 
     def revoke(self, name: str) -> None:
+        self._change(name, "revoked_at = :value", time.time())
+
+    def _change(self, name: str, assignment: str, value) -> None:
+        """Set one column of the named active key; ValueError if there is none."""
         with self.db.connect() as db:
-            changed = db.execute("UPDATE api_keys SET revoked_at = ? WHERE name = ? AND "
-                                 "revoked_at IS NULL", (time.time(), name)).rowcount
+            changed = db.execute(text(f"UPDATE api_keys SET {assignment} WHERE name = :name "
+                                      "AND revoked_at IS NULL"),
+                                 {"name": name, "value": value}).rowcount
         if not changed:
             raise ValueError(f"no active key named {name!r}")
 
@@ -132,26 +133,27 @@ class KeyStore:
         """Whether any managed key works (then every request needs a key). Once one has been
         seen, the database is sealed: should it go, requests fail rather than go keyless."""
         with self.db.connect() as db:
-            found = db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
+            found = db.execute(text("SELECT 1 FROM api_keys LIMIT 1")).first() is not None
         self.db.sealed |= found
         return found
 
     def rows(self) -> list[dict]:
         """Every key, revoked ones too, without its hash."""
         with self.db.connect() as db:
-            found = db.execute("SELECT name, scopes, rpm, daily_tokens, daily_usd, capture, "
-                               "created_at, revoked_at FROM api_keys ORDER BY name").fetchall()
-        return [{"name": r[0], "scopes": json.loads(r[1]), "rpm": r[2], "daily_tokens": r[3],
-                 "daily_usd": r[4], "capture": bool(r[5]), "created_at": r[6],
-                 "revoked_at": r[7]} for r in found]
+            found = db.execute(text("SELECT name, scopes, rpm, daily_tokens, daily_usd, capture, "
+                                    "created_at, revoked_at FROM api_keys ORDER BY name")).all()
+        return [{"name": r.name, "scopes": json.loads(r.scopes), "rpm": r.rpm,
+                 "daily_tokens": r.daily_tokens, "daily_usd": r.daily_usd,
+                 "capture": bool(r.capture), "created_at": r.created_at,
+                 "revoked_at": r.revoked_at} for r in found]
 
     def find(self, key: str) -> Principal | None:
         """The active managed key a client presented, or None."""
         with self.db.connect() as db:
-            row = db.execute("SELECT name, scopes, rpm, daily_tokens, daily_usd, capture, id "
-                             "FROM api_keys WHERE hash = ? AND revoked_at IS NULL",
-                             (digest(key),)).fetchone()
+            row = db.execute(text("SELECT name, scopes, rpm, daily_tokens, daily_usd, capture, id "
+                                  "FROM api_keys WHERE hash = :hash AND revoked_at IS NULL"),
+                             {"hash": digest(key)}).first()
         if row is None:
             return None
-        return Principal(row[0], row[6], frozenset(json.loads(row[1])), row[2], row[3], row[4],
-                         bool(row[5]))
+        return Principal(row.name, row.id, frozenset(json.loads(row.scopes)), row.rpm,
+                         row.daily_tokens, row.daily_usd, bool(row.capture))
