@@ -6,6 +6,8 @@ import json
 import time
 from dataclasses import dataclass
 
+from sqlalchemy import text
+
 from app.shared.state import StateDB
 
 
@@ -26,13 +28,20 @@ class ConversationStore:
 
     def find(self, key: str) -> Point | None:
         with self.db.connect() as db:
-            row = db.execute("SELECT session_id, options, turns, message FROM conversations "
-                             "WHERE fingerprint = ?", (key,)).fetchone()
+            row = db.execute(text("SELECT session_id, options, turns, message FROM conversations "
+                                  "WHERE fingerprint = :key"), {"key": key}).first()
         return None if row is None else Point(row[0], json.loads(row[1]), row[2], row[3])
 
     def save(self, key: str, point: Point) -> None:
+        """Record where the conversation stands now, replacing where it stood."""
         with self.db.connect() as db:
-            db.execute("INSERT OR REPLACE INTO conversations (fingerprint, session_id, options, "
-                       "used_at, turns, message) VALUES (?, ?, ?, ?, ?, ?)",
-                       (key, point.session_id, json.dumps(point.options), time.time(),
-                        point.turns, point.message))
+            db.execute(_SAVE, {"key": key, "session_id": point.session_id, "used_at": time.time(),
+                               "options": json.dumps(point.options), "turns": point.turns,
+                               "message": point.message})
+
+
+_SAVE = text("INSERT INTO conversations (fingerprint, session_id, options, used_at, turns, "
+             "message) VALUES (:key, :session_id, :options, :used_at, :turns, :message) "
+             "ON CONFLICT (fingerprint) DO UPDATE SET session_id = excluded.session_id, "
+             "options = excluded.options, used_at = excluded.used_at, turns = excluded.turns, "
+             "message = excluded.message")

@@ -7,6 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
+from sqlalchemy import text
+
 from app.shared.key_folders import KeyFolders
 from app.shared.state import StateDB
 
@@ -47,6 +49,6 @@ def _remove_if_older(path: Path, cutoff: float) -> bool:
 def _revoked_before(db: StateDB, cutoff: float) -> list[str]:
     """The ids of keys revoked before the cutoff."""
     with db.connect() as connection:
-        rows = connection.execute("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL AND "
-                                  "revoked_at < ?", (cutoff,)).fetchall()
-    return [row[0] for row in rows if row[0]]
+        ids = connection.execute(text("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL AND "
+                                      "revoked_at < :cutoff"), {"cutoff": cutoff}).scalars()
+        return [owner for owner in ids if owner]

@@ -1,10 +1,12 @@
 """A key's sessions as the sessions API lists them: newest first, a page at a time.
 
-Rows come from the `sessions` table (app/state.py); a session is listed only for the
-key that owns it. Pages are keyed by a session id (`after`), as OpenAI's lists are.
+Rows come from the `sessions` table (app/shared/sessions.py keeps them); a session is listed
+only for the key that owns it. Pages are keyed by a session id (`after`), as OpenAI's lists are.
 """
 
 from dataclasses import dataclass
+
+from sqlalchemy import text
 
 from app.errors import BadRequest
 from app.shared.state import StateDB
@@ -36,8 +38,8 @@ class SessionInfo:
 def find(db: StateDB, session_id: str, owner: str) -> SessionInfo | None:
     """The owner's session, or None (unknown, or another key's)."""
     with db.connect() as conn:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM sessions WHERE session_id = ? AND owner = ?",
-                           (session_id, owner)).fetchone()
+        row = conn.execute(text(f"SELECT {_COLUMNS} FROM sessions WHERE session_id = :id AND "
+                                "owner = :owner"), {"id": session_id, "owner": owner}).first()
     return None if row is None else SessionInfo(*row)
 
 
@@ -45,17 +47,17 @@ def page(db: StateDB, owner: str, limit: int,
          after: str | None = None) -> tuple[list[SessionInfo], bool]:
     """Up to `limit` of the owner's sessions, newest first, after session `after`; and whether
     more follow. An `after` the owner has no session of is a 400."""
-    where, args = "owner = ?", [owner]
+    where, args = "owner = :owner", {"owner": owner, "after": after, "limit": limit + 1}
     with db.connect() as conn:
         if after is not None:
-            cursor = conn.execute("SELECT used_at FROM sessions WHERE session_id = ? AND "
-                                  "owner = ?", (after, owner)).fetchone()
-            if cursor is None:
+            args["used_at"] = conn.execute(text("SELECT used_at FROM sessions WHERE session_id = "
+                                                ":after AND owner = :owner"), args).scalar()
+            if args["used_at"] is None:
                 raise BadRequest(f"'after' names no session of this key: {after}.",
                                  param="after", code="invalid_cursor")
-            where += " AND (used_at < ? OR (used_at = ? AND session_id < ?))"
-            args += [cursor[0], cursor[0], after]
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM sessions WHERE {where} "
-                            "ORDER BY used_at DESC, session_id DESC LIMIT ?",
-                            (*args, limit + 1)).fetchall()
+            where += (" AND (used_at < :used_at OR (used_at = :used_at AND session_id < "
+                      ":after))")
+        rows = conn.execute(text(f"SELECT {_COLUMNS} FROM sessions WHERE {where} "
+                                 "ORDER BY used_at DESC, session_id DESC LIMIT :limit"),
+                            args).all()
     return [SessionInfo(*row) for row in rows[:limit]], len(rows) > limit

@@ -1,8 +1,8 @@
 """Where each Claude session lives, whose it is, how many turns it has had, and its lock.
 
 The CLI stores a session by working directory, so a session resumes only in the
-workspace it started in. The mapping is kept in SQLite under STATE_DIR, and the
-per-session lock is a file lock there, so every gunicorn worker shares both. The
+workspace it started in. The mapping is kept in the state database, and the per-session
+lock is a file lock in STATE_DIR, so every gunicorn worker shares both. The
 turn counter tells a worker whether a process it kept alive still knows the whole
 session, or another turn ran elsewhere since. The listing's title and cost are kept
 here too, and the forks the sessions API made, which start on their first turn.
@@ -11,6 +11,8 @@ here too, and the forks the sessions API made, which start on their first turn.
 import time
 from dataclasses import replace
 from pathlib import Path
+
+from sqlalchemy import text
 
 from app.claude import transcripts
 from app.claude.command import RunSpec
@@ -58,11 +60,12 @@ class SessionStore:
     def claim(self, session_id: str, owner: str) -> bool:
         """Tell whether `owner` may use the session; one recorded before owners were (owner
         '') becomes the first caller's."""
+        ids = {"owner": owner, "session_id": session_id}
         with self.db.connect() as db:
-            db.execute("UPDATE sessions SET owner = ? WHERE session_id = ? AND owner = ''",
-                       (owner, session_id))
-            row = db.execute("SELECT owner FROM sessions WHERE session_id = ?",
-                             (session_id,)).fetchone()
+            db.execute(text("UPDATE sessions SET owner = :owner WHERE session_id = :session_id "
+                            "AND owner = ''"), ids)
+            row = db.execute(text("SELECT owner FROM sessions WHERE session_id = :session_id"),
+                             ids).first()
         return row is None or row[0] == owner
 
     def turns_of(self, session_id: str) -> int:
@@ -72,41 +75,41 @@ class SessionStore:
 
     def _row(self, session_id: str, column: str):
         with self.db.connect() as db:
-            return db.execute(f"SELECT {column} FROM sessions WHERE session_id = ?",
-                              (session_id,)).fetchone()
+            return db.execute(text(f"SELECT {column} FROM sessions WHERE session_id = :id"),
+                              {"id": session_id}).first()
 
     def begin_turn(self, session_id: str, workspace: str, owner: str, title: str | None = None,
                    source: str | None = None) -> int:
         """Count a turn that starts now; the first workspace, owner and title seen stay (a
         fork's title is its `source`'s). Returns the count."""
-        now = time.time()
         with self.db.connect() as db:
-            db.execute(
+            db.execute(text(
                 "INSERT INTO sessions (session_id, workspace, created_at, used_at, turns, owner, "
-                "title) VALUES (?, ?, ?, ?, 1, ?, COALESCE((SELECT title FROM sessions WHERE "
-                "session_id = ?), ?)) ON CONFLICT(session_id) DO UPDATE SET "
-                "used_at = excluded.used_at, turns = turns + 1, "
-                "title = COALESCE(sessions.title, excluded.title)",
-                (session_id, workspace, now, now, owner, source, title))
-            return db.execute("SELECT turns FROM sessions WHERE session_id = ?",
-                              (session_id,)).fetchone()[0]
+                "title) VALUES (:id, :workspace, :now, :now, 1, :owner, COALESCE((SELECT title "
+                "FROM sessions WHERE session_id = :source), :title)) ON CONFLICT (session_id) "
+                "DO UPDATE SET used_at = excluded.used_at, turns = sessions.turns + 1, "
+                "title = COALESCE(sessions.title, excluded.title)"),
+                {"id": session_id, "workspace": workspace, "now": time.time(), "owner": owner,
+                 "source": source, "title": title})
+            return db.execute(text("SELECT turns FROM sessions WHERE session_id = :id"),
+                              {"id": session_id}).scalar_one()
 
     def add_cost(self, session_id: str, cost_usd: float) -> None:
         """Add what a turn cost to the session's total."""
         with self.db.connect() as db:
-            db.execute("UPDATE sessions SET cost_usd = cost_usd + ? WHERE session_id = ?",
-                       (cost_usd, session_id))
+            db.execute(text("UPDATE sessions SET cost_usd = cost_usd + :cost WHERE session_id = "
+                            ":id"), {"cost": cost_usd, "id": session_id})
 
     def add_fork(self, session_id: str, source: str, fork_of: str, fork_at: str | None) -> None:
         """Record a new session that continues `fork_of` after message `fork_at`; workspace,
         owner, title and turn count come from `source` (a pending fork passes its own)."""
-        now = time.time()
         with self.db.connect() as db:
-            db.execute(
+            db.execute(text(
                 "INSERT INTO sessions (session_id, workspace, created_at, used_at, turns, owner, "
-                "title, fork_of, fork_at) SELECT ?, workspace, ?, ?, turns, owner, title, ?, ? "
-                "FROM sessions WHERE session_id = ?",
-                (session_id, now, now, fork_of, fork_at, source))
+                "title, fork_of, fork_at) SELECT :id, workspace, :now, :now, turns, owner, title, "
+                ":fork_of, :fork_at FROM sessions WHERE session_id = :source"),
+                {"id": session_id, "now": time.time(), "fork_of": fork_of, "fork_at": fork_at,
+                 "source": source})
 
     def pending_fork(self, session_id: str) -> tuple[str, str | None] | None:
         """Where a fork the sessions API made starts, (session, message), until its first turn
@@ -128,15 +131,16 @@ class SessionStore:
     def pending_forks_of(self, session_id: str) -> list[str]:
         """The forks that still start from this session's file."""
         with self.db.connect() as db:
-            rows = db.execute("SELECT session_id FROM sessions WHERE fork_of = ?",
-                              (session_id,)).fetchall()
-        return [row[0] for row in rows if self.pending_fork(row[0]) is not None]
+            forks = db.execute(text("SELECT session_id FROM sessions WHERE fork_of = :id"),
+                               {"id": session_id}).scalars().all()
+        return [fork for fork in forks if self.pending_fork(fork) is not None]
 
     def forget(self, session_id: str) -> None:
         """Drop the session and the conversations that lead to it."""
         with self.db.connect() as db:
-            db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
-            db.execute("DELETE FROM conversations WHERE session_id = ?", (session_id,))
+            db.execute(text("DELETE FROM sessions WHERE session_id = :id"), {"id": session_id})
+            db.execute(text("DELETE FROM conversations WHERE session_id = :id"),
+                       {"id": session_id})
 
     def last_message_of(self, session_id: str) -> str | None:
         """The newest message a live process printed for the session, which its file must
@@ -146,8 +150,8 @@ class SessionStore:
 
     def note_message(self, session_id: str, message_uuid: str | None) -> None:
         with self.db.connect() as db:
-            db.execute("UPDATE sessions SET last_message = ? WHERE session_id = ?",
-                       (message_uuid, session_id))
+            db.execute(text("UPDATE sessions SET last_message = :message WHERE session_id = "
+                            ":id"), {"message": message_uuid, "id": session_id})
 
     def lock_path(self, session_id: str) -> Path:
         return self._locks / f"{session_id}.lock"
