@@ -5,13 +5,16 @@ the usage the API reports and its list prices, so a daily budget holds per call:
 each call first holds its likely cost (the key's largest call today, or an estimate
 from its size) against what is left, so calls that run at once cannot together
 overrun the budget by more than about one call. Turns are counted as they end;
-requests per minute as they come. All of it lives in STATE_DIR's SQLite, so every
-worker counts the same.
+requests per minute as they come. All of it lives in the state database, so every
+worker and host counts the same; a key's holds and requests are counted one transaction
+at a time (StateDB.transaction), so its limits are exact.
 """
 
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import text
 
 from app.errors import TooManyRequests
 from app.proxy.guard import BudgetSpent, Hold
@@ -45,60 +48,58 @@ class UsageLedger:
     def count_turn(self, owner: str) -> None:
         """Count a finished turn (its tokens and dollars were charged call by call)."""
         with self.db.connect() as db:
-            db.execute("INSERT INTO usage (key, day, turns) VALUES (?, ?, 1) ON CONFLICT(key, "
-                       "day) DO UPDATE SET turns = turns + 1", (owner, today()))
+            db.execute(text("INSERT INTO usage (key, day, turns) VALUES (:key, :day, 1) "
+                            "ON CONFLICT (key, day) DO UPDATE SET turns = usage.turns + 1"),
+                       {"key": owner, "day": today()})
 
     def reserve(self, holder: Principal, model: str | None, body_bytes: int) -> Hold | None:
         """Hold a call's likely cost against the key's daily budget (see the module's doc)."""
         if holder.daily_tokens is None and holder.daily_usd is None:
             return Hold(None, holder.owner)
         now = time.time()
-        with self.db.transaction() as db:
-            spent = db.execute("SELECT input_tokens + output_tokens, cost_usd, calls, "
-                               "largest_call_tokens, largest_call_usd FROM usage WHERE key = ? "
-                               "AND day = ?", (holder.owner, today(now))).fetchone() \
+        ask = {"key": holder.owner, "day": today(now), "now": now}
+        with self.db.transaction(holder.owner) as db:
+            spent = db.execute(text("SELECT input_tokens + output_tokens, cost_usd, calls, "
+                                    "largest_call_tokens, largest_call_usd FROM usage WHERE "
+                                    "key = :key AND day = :day"), ask).first() \
                 or (0, 0.0, 0, 0, 0.0)
-            held = db.execute("SELECT COALESCE(SUM(tokens), 0), COALESCE(SUM(usd), 0), COUNT(*) "
-                              "FROM spend_holds WHERE key = ? AND until > ?",
-                              (holder.owner, now)).fetchone()
-            if _over(holder, spent[0] + held[0], spent[1] + held[1]):
-                if held[2]:
+            tokens, usd, holds = db.execute(text(
+                "SELECT COALESCE(SUM(tokens), 0), COALESCE(SUM(usd), 0), COUNT(*) FROM "
+                "spend_holds WHERE key = :key AND until > :now"), ask).one()
+            if _over(holder, spent[0] + int(tokens), spent[1] + float(usd)):
+                if holds:
                     return None  # other calls hold the rest: wait for them to settle
                 raise BudgetSpent(_spent_message(holder))
             tokens, usd = _likely_cost(spent, model, body_bytes)
             hold = Hold(uuid.uuid4().hex, holder.owner)
-            db.execute("INSERT INTO spend_holds (id, key, tokens, usd, until) VALUES "
-                       "(?, ?, ?, ?, ?)", (hold.id, hold.key, tokens, usd, now + HOLD_SECONDS))
+            db.execute(text("INSERT INTO spend_holds (id, key, tokens, usd, until) VALUES "
+                            "(:id, :key, :tokens, :usd, :until)"),
+                       {"id": hold.id, "key": hold.key, "tokens": tokens, "usd": usd,
+                        "until": now + HOLD_SECONDS})
         return hold
 
     def settle(self, hold: Hold | None, holder: Principal, model: str | None,
                usage: CallUsage) -> None:
         """Charge what a call used to its key's day, and let its hold go."""
         usd = cost_of(model, usage)
-        with self.db.transaction() as db:
+        with self.db.transaction(holder.owner) as db:
             if hold is not None and hold.id is not None:
-                db.execute("DELETE FROM spend_holds WHERE id = ?", (hold.id,))
-            db.execute(
-                "INSERT INTO usage (key, day, calls, input_tokens, output_tokens, cost_usd, "
-                "largest_call_tokens, largest_call_usd) VALUES (?, ?, 1, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(key, day) DO UPDATE SET calls = calls + 1, "
-                "input_tokens = input_tokens + excluded.input_tokens, "
-                "output_tokens = output_tokens + excluded.output_tokens, "
-                "cost_usd = cost_usd + excluded.cost_usd, "
-                "largest_call_tokens = MAX(largest_call_tokens, excluded.largest_call_tokens), "
-                "largest_call_usd = MAX(largest_call_usd, excluded.largest_call_usd)",
-                (holder.owner, today(), usage.tokens - usage.output_tokens, usage.output_tokens,
-                 usd, usage.tokens, usd))
+                db.execute(text("DELETE FROM spend_holds WHERE id = :id"), {"id": hold.id})
+            db.execute(_CHARGE, {"key": holder.owner, "day": today(), "usd": usd,
+                                 "input": usage.tokens - usage.output_tokens,
+                                 "output": usage.output_tokens, "tokens": usage.tokens})
 
     def used(self, key: str, since_day: str, until_day: str | None = None) -> dict:
         """Turns, tokens and dollars from `since_day` to `until_day` (both included)."""
         with self.db.connect() as db:
-            row = db.execute("SELECT COALESCE(SUM(turns), 0), COALESCE(SUM(input_tokens), 0), "
-                             "COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_usd), 0) FROM "
-                             "usage WHERE key = ? AND day >= ? AND day <= ?",
-                             (key, since_day, until_day or since_day)).fetchone()
-        return {"turns": row[0], "input_tokens": row[1], "output_tokens": row[2],
-                "total_tokens": row[1] + row[2], "cost_usd": round(row[3], 6)}
+            row = db.execute(text(
+                "SELECT COALESCE(SUM(turns), 0), COALESCE(SUM(input_tokens), 0), "
+                "COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_usd), 0) FROM usage "
+                "WHERE key = :key AND day >= :since AND day <= :until"),
+                {"key": key, "since": since_day, "until": until_day or since_day}).one()
+        turns, tokens_in, tokens_out = (int(figure) for figure in row[:3])  # sums may be Decimal
+        return {"turns": turns, "input_tokens": tokens_in, "output_tokens": tokens_out,
+                "total_tokens": tokens_in + tokens_out, "cost_usd": round(float(row[3]), 6)}
 
     def report(self, caller: Principal) -> dict:
         """The caller's usage today and this month, beside its limits."""
@@ -122,16 +123,30 @@ class UsageLedger:
         if caller.rpm is None:
             return
         now = now or time.time()
-        with self.db.transaction() as db:  # read and count as one step: the limit is exact
-            db.execute("DELETE FROM key_requests WHERE at < ?", (now - WINDOW_SECONDS,))
-            recent = db.execute("SELECT at FROM key_requests WHERE key = ? ORDER BY at",
-                                (caller.owner,)).fetchall()
+        ask = {"key": caller.owner, "now": now, "since": now - WINDOW_SECONDS}
+        with self.db.transaction(caller.owner) as db:  # read and count as one step: exact
+            db.execute(text("DELETE FROM key_requests WHERE key = :key AND at < :since"), ask)
+            recent = db.execute(text("SELECT at FROM key_requests WHERE key = :key ORDER BY at"),
+                                ask).scalars().all()
             if len(recent) >= caller.rpm:
-                wait = recent[len(recent) - caller.rpm][0] + WINDOW_SECONDS - now
+                wait = recent[len(recent) - caller.rpm] + WINDOW_SECONDS - now
                 raise TooManyRequests(f"Key {caller.name!r} may make {caller.rpm} requests a "
                                       "minute.", code="rate_limit_exceeded",
                                       retry_after=int(wait) + 1)
-            db.execute("INSERT INTO key_requests (key, at) VALUES (?, ?)", (caller.owner, now))
+            db.execute(text("INSERT INTO key_requests (key, at) VALUES (:key, :now)"), ask)
+
+
+_CHARGE = text(
+    "INSERT INTO usage (key, day, calls, input_tokens, output_tokens, cost_usd, "
+    "largest_call_tokens, largest_call_usd) VALUES (:key, :day, 1, :input, :output, :usd, "
+    ":tokens, :usd) ON CONFLICT (key, day) DO UPDATE SET calls = usage.calls + 1, "
+    "input_tokens = usage.input_tokens + excluded.input_tokens, "
+    "output_tokens = usage.output_tokens + excluded.output_tokens, "
+    "cost_usd = usage.cost_usd + excluded.cost_usd, "
+    "largest_call_tokens = CASE WHEN excluded.largest_call_tokens > usage.largest_call_tokens "
+    "THEN excluded.largest_call_tokens ELSE usage.largest_call_tokens END, "
+    "largest_call_usd = CASE WHEN excluded.largest_call_usd > usage.largest_call_usd "
+    "THEN excluded.largest_call_usd ELSE usage.largest_call_usd END")  # MAX(a, b) is SQLite's
 
 
 def _over(caller: Principal, tokens: int, usd: float) -> bool:
