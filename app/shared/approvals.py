@@ -8,6 +8,8 @@ import json
 import os
 import time
 
+from sqlalchemy import Text, bindparam, text
+
 from app.claude.approvals import ANSWERED, EXPIRED, PENDING, Approval
 from app.claude.budget import pid_alive
 from app.claude.control import Decision
@@ -15,30 +17,37 @@ from app.errors import Conflict, NotFound
 from app.shared.state import StateDB
 
 
+_DECISIONS = text("SELECT id, answer FROM approvals WHERE id IN :ids AND status = :answered"
+                  ).bindparams(bindparam("ids", expanding=True, type_=Text()))
+
+
 class ApprovalBook:
-    """The questions of every worker, in STATE_DIR's database."""
+    """The questions of every worker, in the state database."""
 
     def __init__(self, db: StateDB):
         self.db = db
 
     def add(self, approval: Approval) -> None:
         with self.db.connect() as db:
-            db.execute("INSERT INTO approvals (id, owner, session_id, worker, request, "
-                       "created_at, expires_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (approval.id, approval.owner, approval.session_id, os.getpid(),
-                        json.dumps(approval.public()), time.time(), approval.expires_at,
-                        PENDING))
+            db.execute(text("INSERT INTO approvals (id, owner, session_id, worker, request, "
+                            "created_at, expires_at, status) VALUES (:id, :owner, :session_id, "
+                            ":worker, :request, :created_at, :expires_at, :status)"),
+                       {"id": approval.id, "owner": approval.owner, "worker": os.getpid(),
+                        "session_id": approval.session_id, "created_at": time.time(),
+                        "request": json.dumps(approval.public()),
+                        "expires_at": approval.expires_at, "status": PENDING})
 
     def answer(self, approval_id: str, decision: Decision, owner: str | None = None,
                status: str = ANSWERED) -> bool:
         """Record a decision if the question is still open; tell whether it was. A client's
         (`owner` given) counts only before the question expires."""
-        owned = "" if owner is None else " AND owner = ? AND expires_at > ?"
+        owned = "" if owner is None else " AND owner = :owner AND expires_at > :now"
         with self.db.connect() as db:
-            changed = db.execute(f"UPDATE approvals SET status = ?, answer = ? WHERE id = ? "
-                                 f"AND status = ?{owned}",
-                                 (status, json.dumps(decision), approval_id, PENDING,
-                                  *(() if owner is None else (owner, time.time())))).rowcount
+            changed = db.execute(text(f"UPDATE approvals SET status = :status, answer = :answer "
+                                      f"WHERE id = :id AND status = :pending{owned}"),
+                                 {"status": status, "answer": json.dumps(decision),
+                                  "id": approval_id, "pending": PENDING, "owner": owner,
+                                  "now": time.time()}).rowcount
         return bool(changed)
 
     def answer_for(self, approval_id: str, owner: str, decision: Decision) -> None:
@@ -46,8 +55,8 @@ class ApprovalBook:
         if self.answer(approval_id, decision, owner):
             return
         with self.db.connect() as db:
-            row = db.execute("SELECT owner, status, expires_at FROM approvals WHERE id = ?",
-                             (approval_id,)).fetchone()
+            row = db.execute(text("SELECT owner, status, expires_at FROM approvals WHERE id = :id"),
+                             {"id": approval_id}).first()
         if row is None or row[0] != owner:
             raise NotFound(f"Permission request {approval_id} was not found.",
                            param="request_id", code="permission_request_not_found")
@@ -59,15 +68,14 @@ class ApprovalBook:
     def pending(self, owner: str) -> list[dict]:
         """The open questions of one key whose worker still runs, oldest first."""
         with self.db.connect() as db:
-            rows = db.execute("SELECT request, worker FROM approvals WHERE owner = ? AND "
-                              "status = ? AND expires_at > ? ORDER BY created_at",
-                              (owner, PENDING, time.time())).fetchall()
+            rows = db.execute(text("SELECT request, worker FROM approvals WHERE owner = :owner "
+                                   "AND status = :pending AND expires_at > :now ORDER BY "
+                                   "created_at"),
+                              {"owner": owner, "pending": PENDING, "now": time.time()}).all()
         return [json.loads(request) for request, worker in rows if pid_alive(worker)]
 
     def decisions(self, approval_ids: list[str]) -> dict[str, dict]:
         """The decisions recorded for some of these questions."""
-        marks = ",".join("?" * len(approval_ids))
         with self.db.connect() as db:
-            rows = db.execute(f"SELECT id, answer FROM approvals WHERE id IN ({marks}) AND "
-                              f"status = ?", (*approval_ids, ANSWERED)).fetchall()
+            rows = db.execute(_DECISIONS, {"ids": approval_ids, "answered": ANSWERED}).all()
         return {approval_id: json.loads(answer) for approval_id, answer in rows}
