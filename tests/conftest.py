@@ -1,11 +1,15 @@
-"""Fixtures: an app wired to the fake CLI, a test client, and live gunicorn servers."""
+"""Fixtures: an app wired to the fake CLI, a test client, live gunicorn servers, and the state
+database on SQLite or on a real PostgreSQL (tests parametrized with `both_databases`)."""
 
 import json
 
 import pytest
 
 from app import create_app
+from app.shared.dialects import PostgreSQL
+from app.shared.state import StateDB
 from tests.support.fake_cli import FAKE_CLAUDE
+from tests.support.postgres import PostgresServer, binaries
 from tests.support.server import GatewayServer
 
 
@@ -15,10 +19,49 @@ def cli_config_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server, started the first time a test needs it, stopped at the end."""
+    found = binaries()
+    if found is None:
+        pytest.fail("PostgreSQL is not installed: run scripts/install-system-packages --tests")
+    server = PostgresServer(found)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def config(tmp_path) -> dict:
+def backend(request) -> str:
+    """The database a test's state lives in: SQLite, unless `both_databases` runs it on each."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(request, backend) -> str:
+    """The test's DATABASE_URL: empty on SQLite; on PostgreSQL a fresh database of its own."""
+    if backend == "sqlite":
+        yield ""
+        return
+    server = request.getfixturevalue("postgres")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture
+def state_db(tmp_path, database_url) -> StateDB:
+    """The state database of one test, as the server opens it, its schema upgraded."""
+    db = StateDB(tmp_path / "state", PostgreSQL(database_url) if database_url else None)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def config(tmp_path, database_url) -> dict:
     """Settings for one test: private state and workspaces, the fake CLI, short timers."""
     return {
+        "DATABASE_URL": database_url,  # never the developer's own
         "STATE_DIR": str(tmp_path / "state"),
         "WORKSPACE_BASE_PATH": str(tmp_path / "ws"),
         "CLAUDE_PATH": str(FAKE_CLAUDE),
