@@ -4,6 +4,7 @@ and their desk, pauses, translation to OpenAI deltas, and chat request parsing."
 import json
 
 import pytest
+from sqlalchemy import text as sql
 
 from app.chat.answer import gather_calls
 from app.chat.conversations import context_text, fingerprint, results_text
@@ -15,11 +16,11 @@ from app.claude.client_tools import ClientTool, ClientToolServer
 from app.claude.events import Event
 from app.errors import Conflict, NotFound
 from app.shared.approvals import ApprovalBook
-from app.shared.state import StateDB
 from app.surfaces.openai.format import call_entries, completion
 from app.surfaces.openai.request import parse_chat
 from app.turns.pauses import PauseWatch
 from tests.support.control import WRITE_ASK, FakeProcess
+from tests.support.postgres import both_databases
 
 WEATHER = ClientTool("get_weather", "The weather in a city",
                      '{"type":"object","properties":{"city":{"type":"string"}}}')
@@ -79,8 +80,8 @@ def feed_all(translator: Translator, events: list[Event]) -> list[Delta]:
 
 
 @pytest.fixture
-def book(tmp_path) -> ApprovalBook:
-    return ApprovalBook(StateDB(tmp_path))
+def book(state_db) -> ApprovalBook:
+    return ApprovalBook(state_db)
 
 
 # 1. The client-tool MCP server
@@ -166,16 +167,19 @@ def test_public_view_has_no_rule_and_the_event_has_one():
 
 # 3. ApprovalBook and ApprovalDesk
 
+@both_databases
 def test_held_question_is_pending_for_its_owner_while_its_worker_lives(book):
     desk = ApprovalDesk(book, timeout=60.0)
     approval = desk.hold(FakeProcess(), "cli_1", BASH_ASK, "alice", "sess")
     assert [p["request_id"] for p in book.pending("alice")] == [approval.id]
     assert book.pending("bob") == []
     with book.db.connect() as db:  # as if the worker holding it had died
-        db.execute("UPDATE approvals SET worker = ? WHERE id = ?", (2**31 - 1, approval.id))
+        db.execute(sql("UPDATE approvals SET worker = :pid WHERE id = :id"),
+                   {"pid": 2**31 - 1, "id": approval.id})
     assert book.pending("alice") == []
 
 
+@both_databases
 def test_answer_for_checks_owner_and_settles_once(book):
     desk, process = ApprovalDesk(book, timeout=60.0), FakeProcess()
     approval = desk.hold(process, "cli_1", WRITE_ASK, "alice", None)
@@ -191,6 +195,7 @@ def test_answer_for_checks_owner_and_settles_once(book):
     assert desk.waiting(process) == []
 
 
+@both_databases
 def test_tick_delivers_a_decision_recorded_by_another_worker(book):
     desk, process = ApprovalDesk(book, timeout=60.0), FakeProcess()
     approval = desk.hold(process, "cli_2", WRITE_ASK, "alice", None)
@@ -201,6 +206,7 @@ def test_tick_delivers_a_decision_recorded_by_another_worker(book):
     assert process.sent == [("cli_2", {"behavior": "deny", "message": "Elsewhere said no."})]
 
 
+@both_databases
 def test_tick_denies_an_expired_question_and_a_late_answer_conflicts(book):
     desk, process = ApprovalDesk(book, timeout=0.0), FakeProcess()
     approval = desk.hold(process, "cli_3", WRITE_ASK, "alice", None)
@@ -213,6 +219,7 @@ def test_tick_denies_an_expired_question_and_a_late_answer_conflicts(book):
         book.answer_for(approval.id, "alice", allow())
 
 
+@both_databases
 def test_a_question_answered_elsewhere_as_it_expires_is_still_settled(book):
     desk, process = ApprovalDesk(book, timeout=0.0), FakeProcess()
     approval = desk.hold(process, "cli_4", WRITE_ASK, "alice", None)
@@ -222,6 +229,7 @@ def test_a_question_answered_elsewhere_as_it_expires_is_still_settled(book):
     assert desk.waiting(process) == []
 
 
+@both_databases
 def test_a_client_answer_after_expiry_conflicts_before_the_tick(book):
     desk, process = ApprovalDesk(book, timeout=0.0), FakeProcess()
     approval = desk.hold(process, "cli_5", WRITE_ASK, "alice", None)

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from app.key_commands import keys_group
 from app.proxy.prices import CallUsage
+from tests.support.postgres import both_databases
 
 OPERATOR = "operator-key-for-tests"
 
@@ -47,9 +48,10 @@ def chat(client, key: str, text: str = "hi"):
 
 # --- the commands ---------------------------------------------------------------------------
 
+@both_databases
 def test_create_list_rotate_revoke_from_the_command_line(config, app, client):
     runner = CliRunner()
-    env = {"STATE_DIR": config["STATE_DIR"]}
+    env = {name: config[name] for name in ("STATE_DIR", "DATABASE_URL")}
     made = runner.invoke(keys_group, ["create", "ci", "--scopes", "chat,workspace:*",
                                       "--rpm", "30", "--daily-usd", "2.5"], env=env)
     assert made.exit_code == 0, made.output
@@ -144,6 +146,7 @@ def test_admin_and_operator_keys_hold_every_scope(client, keys):
 
 # --- limits and usage -----------------------------------------------------------------------
 
+@both_databases
 def test_requests_per_minute_answer_429_with_retry_after(client, keys):
     key = keys.create("slow", ["chat"], rpm=2)
     assert [client.get("/v1/models", headers=bearer(key)).status_code
@@ -156,6 +159,7 @@ def test_requests_per_minute_answer_429_with_retry_after(client, keys):
     assert client.get("/v1/models", headers=bearer(other)).status_code == 200
 
 
+@both_databases
 def test_a_spent_daily_token_budget_gives_429_and_usage_shows_it(app, client, keys):
     key = keys.create("budget", ["chat"], daily_tokens=30)
     ledger, holder = app.extensions["gateway"].usage, keys.find(key)
@@ -176,6 +180,7 @@ def test_a_spent_daily_token_budget_gives_429_and_usage_shows_it(app, client, ke
     assert client.get("/v1/models", headers=bearer(key)).status_code == 200  # not a turn
 
 
+@both_databases
 def test_rotation_keeps_the_key_s_sessions(client, keys):
     key = keys.create("rotating", ["chat", "workspace:*", "sessions"])
     session = turn(client, key).get_json()["session_id"]
@@ -188,6 +193,7 @@ def test_rotation_keeps_the_key_s_sessions(client, keys):
 
 # --- debug captures -------------------------------------------------------------------------
 
+@both_databases
 def test_a_capture_records_request_events_and_chunks_with_the_key_redacted(config, client,
                                                                            keys):
     key = keys.create("traced", ["chat", "workspace:*"], capture=True)

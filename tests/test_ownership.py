@@ -3,6 +3,7 @@
 import pytest
 
 from app.claude.approvals import Approval
+from tests.support.postgres import both_databases
 
 KEYS = {"API_KEYS": "key-alice-0001,key-bob-0002"}
 ALICE, BOB = {"x-api-key": "key-alice-0001"}, {"x-api-key": "key-bob-0002"}
@@ -120,6 +121,7 @@ ROUTES = {
 
 
 @pytest.mark.parametrize("route", ROUTES)
+@both_databases
 def test_another_keys_ids_answer_like_unknown_ones(managed, route):
     app, keys = managed
     client = app.test_client()
@@ -137,6 +139,7 @@ def test_another_keys_ids_answer_like_unknown_ones(managed, route):
     assert answers[0][0] in (404, 409), answers[0]
 
 
+@both_databases
 def test_a_key_made_again_under_a_revoked_name_sees_nothing_of_the_old_one(managed):
     app, keys = managed
     client = app.test_client()

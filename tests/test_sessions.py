@@ -2,10 +2,10 @@
 deletes; and reading a session file in the real CLI's format."""
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from app.claude import transcript_steps, transcripts
 from app.shared.keys import digest
@@ -13,6 +13,7 @@ from tests.support.chat import answer_of, chat, session_of, user
 from tests.support.native import LIVE, ask, open_stream, processes
 from tests.support.streams import result_json
 from tests.support.waiting import wait_until
+from tests.support.postgres import both_databases
 
 KEYS = {"API_KEYS": "key-alice-0001,key-bob-0002"}
 ALICE, BOB = {"x-api-key": "key-alice-0001"}, {"x-api-key": "key-bob-0002"}
@@ -58,6 +59,7 @@ def test_bad_list_parameters_are_400_naming_them(client, query, param):
     assert_error(client.get(SESSIONS + query, headers=ALICE), 400, param, "invalid_request")
 
 
+@both_databases
 def test_an_after_cursor_of_no_session_of_this_key_is_400(client):
     bobs = start(client, headers=BOB)
     for cursor in (UNKNOWN, bobs):
@@ -77,6 +79,7 @@ def test_each_route_refuses_bad_unknown_and_other_keys_ids(client, method, path)
     assert client.get(f"{SESSIONS}/{alices}", headers=ALICE).status_code == 200
 
 
+@both_databases
 def test_the_list_holds_titles_workspaces_turns_and_costs(client):
     long_line = "Refactor " + "the parser " * 12
     first = start(client, f"\n  {long_line}\nsecond line", workspace="demo")
@@ -93,6 +96,7 @@ def test_the_list_holds_titles_workspaces_turns_and_costs(client):
     assert listing(client, BOB)["data"] == []
 
 
+@both_databases
 def test_a_regenerated_chat_turn_forks_with_the_conversations_title(client):
     first = chat(client, "Plan a trip", ALICE)
     history = [user("Plan a trip"), answer_of(first)]
@@ -104,6 +108,7 @@ def test_a_regenerated_chat_turn_forks_with_the_conversations_title(client):
     assert titles == {session_of(first): "Plan a trip", fork: "Plan a trip"}
 
 
+@both_databases
 def test_pages_follow_the_after_cursor(client):
     ids = [start(client, f"session {n}") for n in range(3)][::-1]  # newest first
     first = listing(client, query="?limit=2")
@@ -113,6 +118,7 @@ def test_pages_follow_the_after_cursor(client):
     assert [s["id"] for s in rest["data"]] == ids[2:] and rest["has_more"] is False
 
 
+@both_databases
 def test_a_fork_first_runs_on_its_source_then_on_its_own_file(client):
     source = start(client, "remember this")
     made = client.post(f"{SESSIONS}/{source}/fork", headers=ALICE)
@@ -131,6 +137,7 @@ def test_a_fork_first_runs_on_its_source_then_on_its_own_file(client):
     assert listing(client)["data"][0]["turns"] == 3
 
 
+@both_databases
 def test_a_fork_of_a_fork_that_has_not_run_starts_where_it_does(client):
     source = start(client)
     fork = client.post(f"{SESSIONS}/{source}/fork", headers=ALICE).get_json()["id"]
@@ -141,7 +148,8 @@ def test_a_fork_of_a_fork_that_has_not_run_starts_where_it_does(client):
     assert f"--resume={source}" in argv and f"--session-id={grandchild['id']}" in argv
 
 
-def test_delete_forgets_the_session_its_conversations_and_its_file(client, config):
+@both_databases
+def test_delete_forgets_the_session_its_conversations_and_its_file(client):
     chat = client.post("/v1/chat/completions", headers=ALICE, json={
         "model": "claude-code", "messages": [{"role": "user", "content": "hi"}]})
     session = chat.headers["X-Session-Id"]
@@ -152,10 +160,9 @@ def test_delete_forgets_the_session_its_conversations_and_its_file(client, confi
     assert session_file(client, session) is None
     assert client.get(f"{SESSIONS}/{session}", headers=ALICE).status_code == 404
     assert listing(client)["data"] == []
-    db = sqlite3.connect(Path(config["STATE_DIR"]) / "gateway.sqlite3")
-    rows = db.execute("SELECT COUNT(*) FROM conversations WHERE session_id = ?",
-                      (session,)).fetchone()[0]
-    db.close()
+    with client.application.extensions["gateway"].db.connect() as db:
+        rows = db.execute(text("SELECT COUNT(*) FROM conversations WHERE session_id = :id"),
+                          {"id": session}).scalar_one()
     assert rows == 0
 
 
@@ -170,6 +177,7 @@ def test_delete_is_409_while_a_turn_runs(make_app):
     assert wait_until(lambda: client.delete(f"{SESSIONS}/{session}").status_code == 200, 10)
 
 
+@both_databases
 def test_delete_is_409_while_a_fork_still_starts_from_it(client):
     source = start(client)
     fork = client.post(f"{SESSIONS}/{source}/fork", headers=ALICE).get_json()["id"]

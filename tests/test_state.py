@@ -5,14 +5,20 @@ or corrupt, before or after a restart."""
 
 import os
 import shutil
-import sqlite3
+import socket
 import time
 from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from app.shared import dialects
 
 from app.shared.key_folders import KeyFolders
 from app.shared.keys import KeyStore
 from app.shared.retention import prune_files
-from app.shared.state import FileLock, StateDB
+from app.shared.state import FileLock
+from tests.support.postgres import both_databases
 
 
 def remove(folder: str) -> None:
@@ -106,37 +112,42 @@ def test_a_database_corrupted_while_running_or_before_a_restart_refuses(make_app
     assert database.read_bytes().startswith(b"\x00garbage")  # kept for the operator
 
 
-def test_prune_forgets_old_rows_and_stale_lock_files_only(tmp_path):
-    db = StateDB(tmp_path)
+@both_databases
+def test_prune_forgets_old_rows_and_stale_lock_files_only(state_db):
+    db = state_db
     locks = db.folder("locks")
     old, fresh = time.time() - 40 * 86400, time.time()
     with db.connect() as connection:
         for sid, used in (("old", old), ("fresh", fresh)):
-            connection.execute("INSERT INTO sessions (session_id, workspace, created_at, "
-                               "used_at) VALUES (?, '', ?, ?)", (sid, used, used))
-            connection.execute("INSERT INTO conversations (fingerprint, session_id, options, "
-                               "used_at) VALUES (?, ?, '{}', ?)", (f"fp-{sid}", sid, used))
+            row = {"sid": sid, "used": used, "fp": f"fp-{sid}"}
+            connection.execute(text("INSERT INTO sessions (session_id, workspace, created_at, "
+                                    "used_at) VALUES (:sid, '', :used, :used)"), row)
+            connection.execute(text("INSERT INTO conversations (fingerprint, session_id, "
+                                    "options, used_at) VALUES (:fp, :sid, '{}', :used)"), row)
     (locks / "left-by-a-dead-worker.lock").touch()
     held = FileLock.try_acquire(locks / "running.lock")
     assert db.prune(30) == 2
     with db.connect() as connection:
-        assert [r[0] for r in connection.execute("SELECT session_id FROM sessions")] == ["fresh"]
+        assert connection.execute(text("SELECT session_id FROM sessions")).scalars().all() == \
+            ["fresh"]
     assert sorted(p.name for p in locks.iterdir()) == ["running.lock"]
     held.release()
 
 
-def test_retention_removes_old_captures_transcripts_and_revoked_keys_folders(tmp_path):
-    db = StateDB(tmp_path / "state")
+@both_databases
+def test_retention_removes_old_captures_transcripts_and_revoked_keys_folders(state_db, tmp_path):
+    db = state_db
     folders = KeyFolders(tmp_path / "state", tmp_path / "ws")
     keys = KeyStore(db)
     keys.create("gone", ["chat"])
     keys.create("kept", ["chat"])
     with db.connect() as connection:
-        ids = dict(connection.execute("SELECT name, id FROM api_keys").fetchall())
+        ids = dict(connection.execute(text("SELECT name, id FROM api_keys")).all())
     keys.revoke("gone")
     old = time.time() - 40 * 86400
     with db.connect() as connection:
-        connection.execute("UPDATE api_keys SET revoked_at = ? WHERE name = 'gone'", (old,))
+        connection.execute(text("UPDATE api_keys SET revoked_at = :old WHERE name = 'gone'"),
+                           {"old": old})
     stale, fresh = (db.folder("captures") / f"{n}.jsonl" for n in ("stale", "fresh"))
     project = folders.home(ids["kept"]) / ".claude" / "projects" / "-workspace"
     project.mkdir(parents=True)
@@ -153,13 +164,30 @@ def test_retention_removes_old_captures_transcripts_and_revoked_keys_folders(tmp
     assert folders.root(ids["kept"]).exists() and keys.any_active()
 
 
-def test_an_older_database_gains_the_new_columns(tmp_path):
-    path = tmp_path / "gateway.sqlite3"
-    with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TABLE sessions (session_id TEXT PRIMARY KEY, workspace TEXT "
-                           "NOT NULL, created_at REAL NOT NULL, used_at REAL NOT NULL)")
-    connection.close()
-    db = StateDB(tmp_path)
-    with db.connect() as connection:
-        columns = {row[1] for row in connection.execute("PRAGMA table_info(sessions)")}
-    assert {"turns", "owner", "last_message"} <= columns
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_on_postgresql_a_removed_state_dir_is_made_again_and_keys_still_work(make_app, config):
+    app, alice = keyed_server(make_app)
+    remove(config["STATE_DIR"])
+    answer = ask(app.test_client(), prompt="hi", headers=alice)
+    assert answer.status_code == 200 and answer.get_json()["result"] == "echo: hi"
+    assert (Path(config["STATE_DIR"]) / "locks").is_dir()
+    assert not (Path(config["STATE_DIR"]) / "gateway.sqlite3").exists()
+
+
+def test_an_unreachable_postgresql_is_a_quick_503_and_health_says_degraded(make_app,
+                                                                          monkeypatch):
+    monkeypatch.setattr(dialects, "CONNECT_SECONDS", 2)  # libpq's shortest
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"postgresql://gateway:secret@127.0.0.1:{silent.getsockname()[1]}/gateway"
+        client = make_app(DATABASE_URL=url).test_client()
+        begun = time.monotonic()
+        refused = ask(client, prompt="hi")
+        took = time.monotonic() - begun
+        health = client.get("/health").get_json()
+    assert refused.status_code == 503 and took < 2 + 3
+    error = refused.get_json()["error"]
+    assert error["code"] == "state_unavailable" and "DATABASE_URL" in error["message"]
+    assert "secret" not in error["message"] and "127.0.0.1" not in error["message"]
+    assert health["status"] == "degraded" and health["checks"]["state"]["status"] == "warn"
