@@ -28,6 +28,9 @@ OPERATOR = "two-host-operator-key"
 SECRET = "two-host-cluster-secret"
 AUTH = {"Authorization": f"Bearer {OPERATOR}"}
 HOST_GONE_SECONDS = 60  # a killed host stops beating; the registry forgets it in 15 s
+# A tool that runs until it is stopped (the CLI refuses a bare long `sleep`); the Bash tool's
+# own time limit set to its longest, ten minutes.
+WAIT_FOREVER = {"command": "tail -f /dev/null", "description": "wait", "timeout": 600000}
 
 
 def start_host(standin, home: Path, database_url: str, redis_url: str) -> GatewayServer:
@@ -124,9 +127,6 @@ class Stream:
     def first(self, kind: str) -> dict | None:
         return next((event for event in self.events if event.get("type") == kind), None)
 
-    def ran_tool(self, name: str) -> bool:
-        return any(event.get("type") == "assistant" and name in json.dumps(event)
-                   for event in self.events)
 
 
 # --- keys and sessions across hosts ----------------------------------------------------------
@@ -184,17 +184,19 @@ def test_previous_response_id_continues_on_the_other_host(hosts, standin):
 # --- signals across hosts ---------------------------------------------------------------------
 
 def test_an_interrupt_through_the_other_host_stops_the_turn(hosts, standin):
-    standin.script(ToolUse("Bash", {"command": "sleep 600", "description": "wait a while"}),
-                   Text("Stopped."))
+    standin.script(ToolUse("Bash", WAIT_FOREVER), Text("The wait ended by itself."))
     stream = Stream(hosts[0], {"prompt": "wait", "workspace": "waits",
                                "allowed-tools": ["Bash"]})
-    assert wait_until(lambda: stream.ran_tool("Bash") or stream.done.is_set(), seconds=120)
+    assert wait_until(lambda: waiting_tool(hosts[0]) or stream.done.is_set(), seconds=120)
+    assert not stream.done.is_set(), stream.events[-1:]
     session = stream.first("system")["session_id"]
     stopped = requests.post(f"{hosts[1].url}/api/claude/sessions/{session}/interrupt",
                             headers=AUTH, timeout=30)
     assert stopped.status_code == 202, stopped.text
-    assert stream.done.wait(120), "the turn was not interrupted"  # `sleep 600` would run on
+    assert stream.done.wait(120), "the turn was not interrupted"
     assert stream.events[-1]["type"] == "result"
+    assert len(standin.requests) == 1  # the turn stopped in its tool: no call came after it
+    assert wait_until(lambda: not waiting_tool(hosts[0]), seconds=60)
 
 
 def test_a_permission_answer_through_the_other_host_lets_the_turn_go_on(hosts, standin):
@@ -309,6 +311,19 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def waiting_tool(server) -> bool:
+    """Whether the WAIT_FOREVER tool runs under this host."""
+    return any(WAIT_FOREVER["command"] in cmdline(pid)
+               for pid in descendants(server.process.pid))
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace").replace("\0", " ")
+    except OSError:
+        return ""
+
+
 def is_claude(pid: int) -> bool:
     try:
         return "claude" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
@@ -322,20 +337,22 @@ def test_a_host_killed_mid_stream_leaves_no_process_and_its_session_answers_503(
                         redis_server.url)
     try:
         assert wait_until(lambda: len(health(hosts[1])["hosts"]) == 3, seconds=30)
-        standin.script(ToolUse("Bash", {"command": "sleep 600", "description": "wait"}))
+        standin.script(ToolUse("Bash", WAIT_FOREVER))
         stream = Stream(doomed, {"prompt": "wait", "workspace": "gone",
                                  "allowed-tools": ["Bash"]})
-        assert wait_until(lambda: stream.ran_tool("Bash") or stream.done.is_set(), 120)
+        assert wait_until(lambda: waiting_tool(doomed) or stream.done.is_set(), 120)
+        assert not stream.done.is_set(), stream.events[-1:]  # killed mid-stream
         session = stream.first("system")["session_id"]
         workers = [pid for pid in descendants(doomed.process.pid)
                    if _parent(pid) == doomed.process.pid]
         claudes = [pid for pid in descendants(doomed.process.pid) if is_claude(pid)]
+        everything = descendants(doomed.process.pid)
         assert workers and claudes
         for pid in [doomed.process.pid, *workers]:  # the whole host goes at once
             os.kill(pid, signal.SIGKILL)
         doomed.process.wait()
-        assert wait_until(lambda: not any(alive(pid) for pid in claudes), seconds=60), \
-            [pid for pid in claudes if alive(pid)]
+        assert wait_until(lambda: not any(alive(pid) for pid in everything), seconds=60), \
+            [cmdline(pid) for pid in everything if alive(pid)]  # the CLI and its tool too
         assert stream.done.wait(60)
         assert wait_until(lambda: turn(hosts[1], prompt="Still there?", **{
             "session-id": session}).status_code == 503, seconds=HOST_GONE_SECONDS)
