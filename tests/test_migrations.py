@@ -4,10 +4,11 @@ at the newest revision, one made before migrations taken over, workers starting 
 
 import hashlib
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from click.testing import CliRunner
 from sqlalchemy import inspect, text
 
@@ -48,7 +49,7 @@ COLUMNS = {
     "spend_holds": {"id", "key", "tokens", "usd", "until"},
     "key_requests": {"key", "at"},
     "approvals": {"id", "owner", "session_id", "worker", "request", "created_at", "expires_at",
-                  "status", "answer"},
+                  "status", "answer", "host"},
 }
 
 
@@ -113,6 +114,21 @@ def test_a_database_made_before_migrations_is_taken_over(unopened):
     db.close()
 
 
+def test_a_database_at_the_first_revision_is_brought_to_the_newest(unopened):
+    with unopened.engine.begin() as connection:
+        config = Config(attributes={"connection": connection})
+        config.set_main_option("script_location", str(migrations.HERE))
+        command.upgrade(config, migrations.FIRST)
+        connection.execute(text("INSERT INTO approvals (id, owner, worker, request, created_at, "
+                                "expires_at, status) VALUES ('q', 'o', 1, '{}', 1, 2, 'pending')"))
+    db = opened(unopened)
+    assert revision(db) == migrations.head() != migrations.FIRST
+    assert schema(db) == COLUMNS
+    with db.connect() as connection:  # a question made before hosts were recorded is this one's
+        assert connection.execute(text("SELECT host FROM approvals")).scalar_one() == ""
+    db.close()
+
+
 def test_workers_starting_at_once_upgrade_it_once(unopened):
     start = threading.Barrier(6)
 
@@ -141,10 +157,8 @@ def test_a_database_a_newer_release_upgraded_is_refused(unopened, database_url):
     with unopened.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     db = opened(unopened)
-    begun = time.monotonic()
     with pytest.raises(StateUnavailable):
         KeyStore(db).any_active()
-    assert time.monotonic() - begun < 5
     refused = upgrade_command(db, database_url)
     assert refused.exit_code == 1 and "revision 9999, which this release does not know" in \
         refused.output
