@@ -65,7 +65,8 @@ def build_gateway(settings: Settings, mcp_servers: frozenset[str],
     pool = ProcessPool(budget, signals("interrupts"), lambda spec, slot: holder[0].launch(
         spec, slot), settings.warm_pool_size, settings.live_idle_ms / 1000,
         lambda: default_spec(holder[0], operator), signals("handovers"), signals("forgotten"))
-    desk = ApprovalDesk(ApprovalBook(db), settings.approval_timeout_ms / 1000)
+    cluster = _cluster(settings, client)
+    desk = ApprovalDesk(_approval_book(db, cluster), settings.approval_timeout_ms / 1000)
     usage = UsageLedger(db)
     folders = KeyFolders(settings.state_dir, settings.workspace_base)
     proxy = _proxy(settings, usage, environ)
@@ -79,7 +80,6 @@ def build_gateway(settings: Settings, mcp_servers: frozenset[str],
         pass  # unreadable: every request that needs it answers 503 meanwhile
     deep = DeepCheck(lambda: test_turn(holder[0], default_spec(holder[0], GATEWAY), GATEWAY))
     locks = RedisSessionLocks(client) if client else FileSessionLocks(db.folder("locks"))
-    cluster = _cluster(settings, client)
     runs = _runs(settings, db, client, pool)
     gateway = Gateway(settings, db, SessionStore(db, folders), ConversationStore(db),
                       mcp_servers, budget, pool.inbox, pool, desk, keys, usage, folders, proxy,
@@ -119,6 +119,14 @@ def _cluster(settings: Settings, client) -> Cluster | None:
     me = Host.at(settings.node_url)
     return Cluster(HostRegistry(client, me), SessionHomes(client, me), settings.cluster_secret,
                    settings.shared_volumes)
+
+
+def _approval_book(db: StateDB, cluster: Cluster | None) -> ApprovalBook:
+    """The questions of every worker; in a cluster, marked with the host that holds each."""
+    if cluster is None:
+        return ApprovalBook(db)
+    return ApprovalBook(db, cluster.me.id,
+                        lambda: {host.id for host in cluster.registry.alive()})
 
 
 def _signals(db: StateDB, client):

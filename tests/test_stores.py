@@ -200,6 +200,20 @@ def test_questions_are_answered_once_by_their_owner(state_db):
     assert book.decisions([]) == {}
 
 
+def test_a_question_of_another_host_is_listed_while_that_host_beats(state_db):
+    beating = {"host-a", "host-b"}
+    on_a, on_b = (ApprovalBook(state_db, host, lambda: set(beating))
+                  for host in ("host-a", "host-b"))
+    asked = Approval.asked({"tool_name": "Bash", "input": {}}, "alice", "s1", 60)
+    on_a.add(asked)
+    with state_db.connect() as db:  # a's worker pid means nothing on b, alive here or not
+        db.execute(text("UPDATE approvals SET worker = :pid"), {"pid": 2**31 - 1})
+    assert [p["request_id"] for p in on_b.pending("alice")] == [asked.id]
+    assert on_a.pending("alice") == []  # on its own host the pid is checked: it is gone
+    beating.discard("host-a")
+    assert on_b.pending("alice") == []
+
+
 # --- exact under concurrency ----------------------------------------------------------------
 
 THREADS = 20

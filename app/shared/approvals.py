@@ -2,11 +2,14 @@
 
 A question the CLI asks a worker is a row here, so an answer may reach any worker: the
 POST records it, and the worker holding the question finds it (app/claude/approvals.py).
+A question is listed while the worker holding it lives: its pid tells on its own host; on
+another host of a cluster, whether that host still beats.
 """
 
 import json
 import os
 import time
+from typing import Callable
 
 from sqlalchemy import Text, bindparam, text
 
@@ -22,17 +25,23 @@ _DECISIONS = text("SELECT id, answer FROM approvals WHERE id IN :ids AND status 
 
 
 class ApprovalBook:
-    """The questions of every worker, in the state database."""
+    """The questions of every worker, in the state database. `host` is this host's id in a
+    cluster ('' alone), `live_hosts` tells the ids of the cluster's hosts that still beat."""
 
-    def __init__(self, db: StateDB):
+    def __init__(self, db: StateDB, host: str = "",
+                 live_hosts: Callable[[], set[str]] = lambda: set()):
         self.db = db
+        self.host = host
+        self._live_hosts = live_hosts
 
     def add(self, approval: Approval) -> None:
         with self.db.connect() as db:
-            db.execute(text("INSERT INTO approvals (id, owner, session_id, worker, request, "
-                            "created_at, expires_at, status) VALUES (:id, :owner, :session_id, "
-                            ":worker, :request, :created_at, :expires_at, :status)"),
+            db.execute(text("INSERT INTO approvals (id, owner, session_id, worker, host, "
+                            "request, created_at, expires_at, status) VALUES (:id, :owner, "
+                            ":session_id, :worker, :host, :request, :created_at, :expires_at, "
+                            ":status)"),
                        {"id": approval.id, "owner": approval.owner, "worker": os.getpid(),
+                        "host": self.host,
                         "session_id": approval.session_id, "created_at": time.time(),
                         "request": json.dumps(approval.public()),
                         "expires_at": approval.expires_at, "status": PENDING})
@@ -68,11 +77,14 @@ class ApprovalBook:
     def pending(self, owner: str) -> list[dict]:
         """The open questions of one key whose worker still runs, oldest first."""
         with self.db.connect() as db:
-            rows = db.execute(text("SELECT request, worker FROM approvals WHERE owner = :owner "
-                                   "AND status = :pending AND expires_at > :now ORDER BY "
+            rows = db.execute(text("SELECT request, worker, host FROM approvals WHERE owner = "
+                                   ":owner AND status = :pending AND expires_at > :now ORDER BY "
                                    "created_at"),
                               {"owner": owner, "pending": PENDING, "now": time.time()}).all()
-        return [json.loads(request) for request, worker in rows if pid_alive(worker)]
+        elsewhere = {host for _, _, host in rows if host != self.host}
+        live = self._live_hosts() if elsewhere else set()
+        return [json.loads(request) for request, worker, host in rows
+                if (pid_alive(worker) if host == self.host else host in live)]
 
     def decisions(self, approval_ids: list[str]) -> dict[str, dict]:
         """The decisions recorded for some of these questions."""

@@ -207,6 +207,9 @@ def test_a_permission_answer_through_the_other_host_lets_the_turn_go_on(hosts, s
     stream = Stream(hosts[0], {"prompt": "write", "workspace": "asks", "approvals": True})
     assert wait_until(lambda: stream.first("permission_request") or stream.done.is_set(), 120)
     question = stream.first("permission_request")
+    listed = [requests.get(f"{server.url}/api/claude/permissions", headers=AUTH,
+                           timeout=30).json()["data"] for server in hosts]
+    assert [[p["request_id"] for p in data] for data in listed] == [[question["request_id"]]] * 2
     answered = requests.post(f"{hosts[1].url}/api/claude/permissions/{question['request_id']}",
                              json={"behavior": "allow"}, headers=AUTH, timeout=30)
     assert answered.status_code == 200, answered.text
