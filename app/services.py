@@ -20,14 +20,11 @@ from app.proxy.server import ApiProxy
 from app.sandbox.confiner import Confiner
 from app.runs.book import RunBook
 from app.settings import Settings
-from app.shared.key_folders import KeyFolders
 from app.shared.cluster import Cluster
-from app.shared.conversations import ConversationStore
-from app.shared.keys import KeyStore
-from app.shared.seam import SessionLocks
-from app.shared.sessions import SessionStore
+from app.shared.key_folders import KeyFolders
+from app.shared.seam import (ConversationStore, KeyStore, SessionLocks, SessionStore,
+                             UsageLedger)
 from app.shared.state import StateDB
-from app.shared.usage import UsageLedger
 
 
 @dataclass(frozen=True)
