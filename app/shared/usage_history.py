@@ -7,6 +7,8 @@ to see; every key's day is the operator's alone, so the route decides who gets i
 
 from datetime import date, timedelta
 
+from sqlalchemy import text
+
 from app.shared.state import StateDB
 
 HISTORY_DAYS = 14  # two weeks show a trend and still fit a phone's width
@@ -18,9 +20,10 @@ def daily(db: StateDB, owner: str, until_day: str, days: int = HISTORY_DAYS) -> 
     last = date.fromisoformat(until_day)
     wanted = [(last - timedelta(days=back)).isoformat() for back in range(days - 1, -1, -1)]
     with db.connect() as conn:
-        rows = conn.execute("SELECT day, turns, input_tokens + output_tokens, cost_usd FROM "
-                            "usage WHERE key = ? AND day >= ? AND day <= ?",
-                            (owner, wanted[0], until_day)).fetchall()
+        rows = conn.execute(text("SELECT day, turns, input_tokens + output_tokens, cost_usd "
+                                 "FROM usage WHERE key = :key AND day >= :since AND "
+                                 "day <= :until"),
+                            {"key": owner, "since": wanted[0], "until": until_day}).all()
     found = {row[0]: row[1:] for row in rows}
     return [_figures({"day": day}, *found.get(day, (0, 0, 0.0))) for day in wanted]
 
@@ -29,11 +32,11 @@ def by_key(db: StateDB, day: str) -> list[dict]:
     """Every key that used something on `day`, by name (a key from API_KEY(S) by the start
     of its hash), with its daily limits, busiest first."""
     with db.connect() as conn:
-        rows = conn.execute(
+        rows = conn.execute(text(
             "SELECT u.key, k.name, u.turns, u.input_tokens + u.output_tokens, u.cost_usd, "
             "k.daily_tokens, k.daily_usd FROM usage u LEFT JOIN api_keys k ON k.id = u.key "
-            "WHERE u.day = ? ORDER BY u.input_tokens + u.output_tokens DESC, u.key",
-            (day,)).fetchall()
+            "WHERE u.day = :day ORDER BY u.input_tokens + u.output_tokens DESC, u.key"),
+            {"day": day}).all()
     return [_figures({"key": name or "env:" + owner[:8]}, turns, tokens, usd,
                      limits={"daily_tokens": daily_tokens, "daily_usd": daily_usd})
             for owner, name, turns, tokens, usd, daily_tokens, daily_usd in rows]
