@@ -19,7 +19,8 @@ from app.chat.translate import Delta, Translator
 from app.claude.events import KeepAlive
 from app.errors import ApiError
 from app.services import Gateway
-from app.shared.conversations import ConversationStore, Point
+from app.shared.conversations import Point
+from app.shared.seam import ConversationStore
 from app.turns.turn import Turn
 
 # Why an answer ended, in the core's words; each surface names them its own way.

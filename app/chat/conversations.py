@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from app.chat import options as opts
 from app.chat.message import Message, ToolCall
-from app.shared.conversations import ConversationStore, Point
+from app.shared.conversations import Point
+from app.shared.seam import ConversationStore
 
 
 def fingerprint(messages: list[Message], scope: str) -> str:

@@ -9,7 +9,8 @@ import hashlib
 import json
 
 from app.errors import NotFound
-from app.shared.conversations import ConversationStore, Point
+from app.shared.conversations import Point
+from app.shared.seam import ConversationStore
 
 
 def _key(response_id: str, scope: str) -> str:
