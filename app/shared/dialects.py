@@ -29,8 +29,13 @@ POOL_WAIT_SECONDS = 10  # a request waits this long for a free connection, then 
 class Dialect(Protocol):
     """One database's ways, as StateDB uses them."""
 
-    file: Path | None  # the database file, when it lives in STATE_DIR
-    where: str  # the database, for an operator (never a password)
+    @property
+    def file(self) -> Path | None:
+        """The database file, when it lives in STATE_DIR."""
+
+    @property
+    def where(self) -> str:
+        """The database, for an operator (never a password)."""
 
     def engine(self) -> Engine: ...
 

@@ -13,6 +13,7 @@ at a time (StateDB.transaction), so its limits are exact.
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Sequence
 
 from sqlalchemy import text
 
@@ -155,7 +156,7 @@ def _over(caller: Principal, tokens: int, usd: float) -> bool:
             or caller.daily_usd is not None and usd >= caller.daily_usd)
 
 
-def _likely_cost(spent: tuple, model: str | None, body_bytes: int) -> tuple[int, float]:
+def _likely_cost(spent: Sequence, model: str | None, body_bytes: int) -> tuple[int, float]:
     """What a call is held at: the key's largest call today, or for its first call of the
     day a guess from the request's size."""
     if spent[2]:

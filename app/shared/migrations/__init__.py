@@ -39,7 +39,10 @@ def scripts() -> ScriptDirectory:
 
 def head() -> str:
     """The newest revision in versions/."""
-    return scripts().get_current_head()
+    newest = scripts().get_current_head()
+    if newest is None:  # versions/ was not packaged
+        raise RuntimeError(f"no migrations found in {HERE / 'versions'}")
+    return newest
 
 
 def predates_migrations(connection: Connection) -> bool:

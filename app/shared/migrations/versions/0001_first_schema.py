@@ -21,8 +21,9 @@ depends_on = None
 
 # Timestamps and dollars: REAL as SQLite always had them; double precision on PostgreSQL,
 # whose REAL has 24 bits (a timestamp would lose its seconds).
-REAL = sa.Double().with_variant(sa.REAL(), "sqlite")
-TOKENS = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # a day of cache reads passes 2**31
+REAL: sa.types.TypeEngine = sa.Double().with_variant(sa.REAL(), "sqlite")
+# Tokens: a day of cache reads passes 2**31.
+TOKENS: sa.types.TypeEngine = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 INDEXES = (("spend_holds_by_key", "spend_holds", ["key"]),
            ("key_requests_by_key", "key_requests", ["key", "at"]))
 
