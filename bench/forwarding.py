@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.live import claude_pids, percentile, sse_data  # noqa: E402
-from tests.cli.conftest import REAL_CLAUDE, cli_environment  # noqa: E402
 from tests.support.anthropic_standin import AnthropicStandIn, Text  # noqa: E402
 from tests.support.postgres import PostgresServer, binaries  # noqa: E402
+from tests.support.real_cli import REAL_CLAUDE, cli_environment  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.server import GatewayServer  # noqa: E402
 

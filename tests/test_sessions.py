@@ -11,9 +11,9 @@ from app.claude import transcript_steps, transcripts
 from app.shared.keys import digest
 from tests.support.chat import answer_of, chat, session_of, user
 from tests.support.native import LIVE, ask, open_stream, processes
+from tests.support.postgres import both_databases
 from tests.support.streams import result_json
 from tests.support.waiting import wait_until
-from tests.support.postgres import both_databases
 
 KEYS = {"API_KEYS": "key-alice-0001,key-bob-0002"}
 ALICE, BOB = {"x-api-key": "key-alice-0001"}, {"x-api-key": "key-bob-0002"}

@@ -18,11 +18,11 @@ import requests
 from app.shared.dialects import PostgreSQL
 from app.shared.keys import KeyStore
 from app.shared.state import StateDB
-from tests.cli.conftest import REAL_CLAUDE, cli_environment
 from tests.support.anthropic_standin import Text, ToolUse
+from tests.support.real_cli import REAL_CLAUDE, cli_environment
 from tests.support.sandbox_paths import inside
 from tests.support.server import GatewayServer
-from tests.test_faults import wait_until
+from tests.support.waiting import wait_until
 
 OPERATOR = "two-host-operator-key"
 SECRET = "two-host-cluster-secret"
