@@ -86,6 +86,7 @@ class LiveProcess:
             _live.add(self)
         self._threads = [self._spawn(target) for target in
                          (self._read_stdout, self._drain_stderr, self._write_stdin)]
+        self._stderr_drain = self._threads[1]
 
     def _spawn(self, target) -> threading.Thread:
         thread = threading.Thread(target=target, daemon=True, name=f"claude-{self.pid}")
@@ -284,12 +285,15 @@ class LiveProcess:
     # -- ending ---------------------------------------------------------------------------
 
     def wait(self, seconds: float) -> bool:
-        """Wait for the child to exit by itself; tell whether it did."""
+        """Wait for the child to exit by itself; tell whether it did. Once it has, its
+        stderr is read to the end too (a caller looks there for why it ended: under load
+        the drain thread could still be a chunk behind)."""
         try:
             self._proc.wait(timeout=seconds)
-            return True
         except subprocess.TimeoutExpired:
             return False
+        self._stderr_drain.join(timeout=1.0)
+        return True
 
     def terminate(self) -> None:
         """Ask the CLI to end without waiting; `stop()` finishes the job.
