@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 from app.claude import approvals
 from app.claude.command import check_session_id
 from app.claude.control import Decision
-from app.errors import Conflict, NotFound
+from app.errors import BadGateway, Conflict, NotFound
 from app.surfaces.native import frames as native
 from app.turns.options import TurnOptions
 from app.turns.turn import Turn
@@ -47,6 +47,8 @@ def run():
         started.join()
         result = started.meta.result or {}
         requestlog.annotate(session=started.meta.session_id)
+        if result.get("type") != "result":  # the gateway failed, not Claude Code
+            raise BadGateway(result.get("error") or "The run ended without a result.")
         return jsonify(result), result_status(result), headers
     return sse.response(relay(started.follow(0, current().limits.keepalive)),
                         lambda: None if detached else started.end(), headers)
