@@ -2,8 +2,9 @@
 PostgreSQL and a real Redis, running the real CLI: a key made on one works on the other; a
 turn for a session that lives on the other host is forwarded there (/api/claude, chat
 completions, responses); an interrupt and a permission answer reach the turn through the
-other host; rpm and a daily cap hold over both; each host keeps its own process cap; and a
-host killed mid-stream leaves no process, its session answering 503 on the other host."""
+other host; rpm and a daily cap hold over both; each host keeps its own process cap; a run
+started on one host is resumed and cancelled through the other; and a host killed mid-stream
+leaves no process, its session answering 503 on the other host."""
 
 import json
 import os
@@ -21,6 +22,7 @@ from app.shared.state import StateDB
 from tests.support.anthropic_standin import Text, ToolUse
 from tests.support.real_cli import REAL_CLAUDE, cli_environment
 from tests.support.sandbox_paths import inside
+from tests.support.streams import numbered_events
 from tests.support.server import GatewayServer
 from tests.support.waiting import wait_until
 
@@ -332,6 +334,45 @@ def is_claude(pid: int) -> bool:
         return "claude" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
     except OSError:
         return False
+
+
+def test_a_run_started_on_one_host_is_resumed_and_cancelled_through_the_other(hosts, standin):
+    first, other = hosts
+    story = " ".join(f"word{i}" for i in range(40))
+    standin.script(Text(story))
+    with requests.post(first.url + "/api/claude", headers=AUTH, stream=True, timeout=300,
+                       json={"prompt": "Tell", "on-disconnect": "continue"}) as response:
+        run_id = response.headers["X-Run-Id"]
+        seen = []
+        for event in numbered_events(response.iter_lines(decode_unicode=True)):
+            seen.append(event)
+            if len(seen) == 5:
+                break  # the client drops; the run goes on
+    with requests.get(f"{other.url}/api/claude/runs/{run_id}/events", stream=True, timeout=300,
+                      headers={**AUTH, "Last-Event-ID": str(seen[-1][0])}) as resumed:
+        rest = list(numbered_events(resumed.iter_lines(decode_unicode=True)))
+    assert [seq for seq, _, _ in seen + rest] == list(range(1, len(seen) + len(rest) + 1))
+    said = "".join(data["event"]["delta"]["text"] for _, _, data in seen + rest
+                   if data["type"] == "stream_event"
+                   and data["event"]["type"] == "content_block_delta")
+    assert said == story and rest[-1][2]["result"] == story
+
+    standin.script(ToolUse("Bash", WAIT_FOREVER))
+    with requests.post(first.url + "/api/claude", headers=AUTH, stream=True, timeout=300,
+                       json={"prompt": "Wait", "workspace": "run-cancel",
+                             "allowed-tools": ["Bash"]}) as response:
+        run_id = response.headers["X-Run-Id"]
+        events = numbered_events(response.iter_lines(decode_unicode=True))
+        for _, _, data in events:
+            if data["type"] == "assistant":
+                break  # the tool runs now, on the first host
+        cancel = requests.post(f"{other.url}/api/claude/runs/{run_id}/cancel", headers=AUTH,
+                               timeout=30)
+        assert cancel.status_code == 202, cancel.text
+        ending = list(events)[-1][2]
+    assert ending["type"] == "result" and ending["subtype"] == "error_during_execution"
+    shown = requests.get(f"{other.url}/api/claude/runs/{run_id}", headers=AUTH, timeout=30)
+    assert shown.json()["status"] == "cancelled"
 
 
 def test_a_host_killed_mid_stream_leaves_no_process_and_its_session_answers_503(
