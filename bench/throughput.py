@@ -150,7 +150,7 @@ class Counter:
     def feed(self, data: bytes) -> None:
         now = time.perf_counter()
         joined = self._tail + data
-        found = joined.count(self.mark)
+        found = joined.count(self.mark) - self._tail.count(self.mark)  # those not counted yet
         if found:
             self.count += found
             self.first = self.first or now
