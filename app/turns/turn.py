@@ -1,4 +1,4 @@
-"""One conversation turn as every surface runs it: policy, session lock, a process, its events.
+"""One conversation turn as every surface runs it: policy, session hold, a process, its events.
 
 A `Turn` is started in the view, before the response begins, so a missing CLI, a
 busy or unknown session, a full queue or a policy refusal becomes a proper JSON
@@ -26,10 +26,11 @@ from app.claude.events import KEEPALIVE, STREAM, Event, KeepAlive, error_result
 from app.claude.pool import Kept, Parked
 from app.claude.run import ClaudeRun
 from app.claude.errors import ClaudeError
-from app.errors import ApiError, Conflict, NotFound, TooManyRequests
+from app.errors import ApiError, NotFound, TooManyRequests
 from app.services import Gateway
 from app.shared.keys import Principal, operator_key
 from app.shared.sessions import title_of
+from app.turns.hold import SessionHold
 from app.turns.options import TurnOptions
 from app.turns.pauses import PauseWatch
 from app.turns.policy import plan_turn
@@ -75,31 +76,17 @@ class Turn:
         self._client_left = False
         self._last_look = time.monotonic()  # when the client was last looked for
         self._began = time.monotonic()
-        self._lock = None
-        self._parked: Parked | None = None  # the session's turn that waited here for this request
+        self._hold = SessionHold(gateway.locks, gateway.pool, gateway.inbox,
+                                 gateway.settings.session_wait_ms / 1000, self.interrupt)
         logger.debug("prompt for workspace {!r}: {!r}", self.workspace or "shared",
                      [block.get("text", "<image>")[:2000] for block in content])
         try:
             if self.session_id:
-                self._lock = self._hold_session(self.session_id)
-                self._reachable(self.session_id)
+                self._hold.take(self.session_id)
             self._admit(stream)
         except BaseException:
             self.close()  # whatever failed, a started CLI and the lock go with it
             raise
-
-    def _hold_session(self, session_id: str):
-        """The session's lock: from its turn waiting in this worker, else once free (a turn
-        waiting in another worker is asked to end, so this request can resume the session)."""
-        self._parked = self.gateway.pool.take_parked(session_id)
-        if self._parked is not None:
-            return self._parked.take_lock()
-        locks, handovers = self.gateway.locks, self.gateway.pool.handovers
-        if locks.is_running(session_id):
-            handovers.request(session_id)  # ignored unless a worker holds it waiting
-        lock = locks.lock(session_id, self.gateway.settings.session_wait_ms / 1000)
-        handovers.clear(session_id)
-        return lock
 
     # -- getting a process ------------------------------------------------------------------
 
@@ -119,7 +106,7 @@ class Turn:
         return self.run.last_message if self.run is not None else None
 
     def _admit(self, stream: bool) -> None:
-        parked, self._parked = self._parked, None
+        parked = self._hold.take_parked()
         if parked is not None:
             if parked.owner == self.owner and self._answer is not None and self._answer(parked):
                 self._go_on(parked)
@@ -245,11 +232,6 @@ class Turn:
         self._turns = self.gateway.sessions.begin_turn(session_id, self.workspace, self.owner,
                                                        title_of(self._content), source)
 
-    def _reachable(self, session_id: str) -> None:
-        """Let interrupts reach this turn from now on, from this worker or another."""
-        self.gateway.inbox.clear(session_id)  # a request older than this turn
-        self.gateway.pool.running[session_id] = self.interrupt
-
     # -- running ----------------------------------------------------------------------------
 
     def first_event(self) -> Event | None:
@@ -318,12 +300,7 @@ class Turn:
         if not session_id or session_id == self.session_id:
             return
         self.session_id = session_id
-        if self._lock is None:
-            try:
-                self._lock = self.gateway.locks.lock(session_id, 0)
-            except Conflict:
-                pass  # a request resuming it already waits its turn
-        self._reachable(session_id)
+        self._hold.remember(session_id)
         self._count_turn(session_id)
 
     def interrupt(self, client_left: bool = False) -> None:
@@ -350,8 +327,8 @@ class Turn:
             return
         self._closed = True
         try:
-            if self._parked is not None:  # taken over, but this request failed before it began
-                self._parked.abandon("The request that answered it failed.")
+            # taken over, but this request failed before it began
+            self._hold.drop_parked("The request that answered it failed.")
             if self._ticket is not None:
                 self._ticket.cancel()
             if self.run is not None and self.paused:
@@ -361,11 +338,7 @@ class Turn:
             elif self._kept is not None:
                 self._kept.stop()  # taken, but the turn could not even begin
         finally:
-            running = self.gateway.pool.running
-            for session_id in [s for s, stop in list(running.items()) if stop == self.interrupt]:
-                del running[session_id]
-            if self._lock is not None:
-                self._lock.release()
+            self._hold.release()
 
     def _hand_back(self) -> None:
         """Keep a process that answered the turn; stop any other.
@@ -426,7 +399,7 @@ class Turn:
         settings = self.gateway.settings
         waits = settings.approval_timeout_ms if "approval" in self.paused \
             else settings.tool_result_timeout_ms
-        lock, self._lock = self._lock, None  # the waiting turn keeps the session
+        lock = self._hold.give_lock()  # the waiting turn keeps the session
         self.gateway.pool.park(Parked(
             self._kept, self.run, self.session_id, self.owner, self._turns, self.paused,
             time.monotonic() + waits / 1000, self._withdraw, lock))
