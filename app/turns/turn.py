@@ -19,17 +19,16 @@ from typing import Callable, Iterator
 
 from loguru import logger
 
-from app.claude import transcripts
-from app.claude.budget import QueueFull, Slot, Ticket
 from app.claude.ended import TurnEnded, outcome_of
-from app.claude.events import KEEPALIVE, STREAM, Event, KeepAlive, error_result
+from app.claude.events import STREAM, Event, KeepAlive, error_result
 from app.claude.pool import Kept, Parked
 from app.claude.run import ClaudeRun
 from app.claude.errors import ClaudeError
-from app.errors import ApiError, NotFound, TooManyRequests
+from app.errors import ApiError, NotFound
 from app.services import Gateway
 from app.shared.keys import Principal, operator_key
 from app.shared.sessions import title_of
+from app.turns.admission import Admission, goes_on
 from app.turns.hold import SessionHold
 from app.turns.options import TurnOptions
 from app.turns.pauses import PauseWatch
@@ -37,7 +36,6 @@ from app.turns.policy import plan_turn
 
 UNKNOWN_SESSION = "No conversation found"
 NON_STREAM_POLL_SECONDS = 1.0
-TRANSCRIPT_WAIT_SECONDS = 2.0
 
 
 class Turn:
@@ -68,8 +66,6 @@ class Turn:
         self._content = content
         self._param = options.names.get("session-id", "session-id")
         self._kept: Kept | None = None
-        self._ticket: Ticket | None = None
-        self._queue_deadline = 0.0
         self._turns = 0
         self._closed = False
         self._interrupt_asked = False
@@ -78,6 +74,9 @@ class Turn:
         self._began = time.monotonic()
         self._hold = SessionHold(gateway.locks, gateway.pool, gateway.inbox,
                                  gateway.settings.session_wait_ms / 1000, self.interrupt)
+        self._admission = Admission(gateway.pool, gateway.budget, gateway.sessions,
+                                    gateway.folders, gateway.launch, gateway.settings,
+                                    self.spec, self.owner, self.limits.keepalive)
         logger.debug("prompt for workspace {!r}: {!r}", self.workspace or "shared",
                      [block.get("text", "<image>")[:2000] for block in content])
         try:
@@ -91,11 +90,6 @@ class Turn:
     # -- getting a process ------------------------------------------------------------------
 
     @property
-    def _launch_spec(self):
-        """What the process is started with, less the session it resumes (or forks)."""
-        return replace(self.spec, resume=None, fork_at=None)
-
-    @property
     def turns(self) -> int:
         """The session's turn count with this turn."""
         return self._turns
@@ -107,71 +101,16 @@ class Turn:
 
     def _admit(self, stream: bool) -> None:
         parked = self._hold.take_parked()
-        if parked is not None:
-            if parked.owner == self.owner and self._answer is not None and self._answer(parked):
-                self._go_on(parked)
-                return
-            parked.abandon("The user sent a new message instead of answering.")
-        kept = self._reuse()
+        if parked is not None and goes_on(parked, self.owner, self._answer):
+            self._go_on(parked)
+            return
+        kept = self._admission.reuse()
         if kept is not None:
             self._begin(kept, cold=False)
             return
-        slot = self.gateway.budget.try_take() or self._queue(stream)
+        slot = self._admission.slot(stream)
         if slot is not None:
-            self._start(slot)
-
-    def _reuse(self) -> Kept | None:
-        pool = self.gateway.pool
-        if self.spec.fork_at:
-            return None  # a fork starts from the session's file, as it stood
-        if self.session_id:
-            turns = self.gateway.sessions.turns_of(self.session_id)
-            return pool.take_idle(self.session_id, self._launch_spec, turns)
-        return pool.take_warm(self._launch_spec)
-
-    def _queue(self, stream: bool) -> Slot | None:
-        """Wait in the host's queue: all of it here, or a first part if a stream can go on."""
-        settings = self.gateway.settings
-        try:
-            self._ticket = self.gateway.budget.enqueue()
-        except QueueFull:
-            raise TooManyRequests(f"All {settings.max_processes} Claude Code processes are busy "
-                                  f"and {settings.queue_max} requests already wait; retry "
-                                  "later.") from None
-        total = settings.queue_timeout_ms / 1000
-        first = min(total, self.limits.keepalive) if stream else total
-        slot = self._ticket.wait(first)
-        if slot is None and first >= total:
-            raise self._queue_timeout()
-        self._ticket = None if slot is not None else self._ticket
-        self._queue_deadline = time.monotonic() + total - first
-        return slot
-
-    def _queue_timeout(self) -> TooManyRequests:
-        settings = self.gateway.settings
-        return TooManyRequests(f"All {settings.max_processes} Claude Code processes stayed busy "
-                               f"for {settings.queue_timeout_ms / 1000:g} s; retry later.")
-
-    def _start(self, slot: Slot) -> None:
-        try:
-            spec = self.spec
-            if self.session_id:
-                self._wait_for_transcript(self.session_id)
-                spec = self.gateway.sessions.launch_spec(spec)  # a fork's first turn
-            process = self.gateway.launch(spec, slot)
-        except BaseException:
-            slot.release()
-            raise
-        self._begin(Kept(process, slot, self._launch_spec), cold=True)
-
-    def _wait_for_transcript(self, session_id: str) -> None:
-        """A process that answered the last turn may not have written it yet: wait for it."""
-        last = self.gateway.sessions.last_message_of(session_id)
-        config = self.gateway.folders.config(self.owner)
-        if last and not transcripts.wait_for_message(session_id, last, TRANSCRIPT_WAIT_SECONDS,
-                                                     config):
-            logger.warning("session {}: its file lacks the last turn after {} s; resuming "
-                           "anyway", session_id, TRANSCRIPT_WAIT_SECONDS)
+            self._begin(self._admission.start(slot), cold=True)
 
     def _go_on(self, parked: Parked) -> None:
         """Continue a parked turn: the same CLI turn, now answered, read by this request."""
@@ -275,25 +214,15 @@ class Turn:
 
     def _wait_in_queue(self) -> Iterator[KeepAlive]:
         """Keep a stream alive while it waits for a slot; return a result if it cannot run."""
-        while True:
-            if self._interrupt_asked:
-                self._ticket.cancel()
-                return error_result("interrupted", "The turn was interrupted before it started.",
-                                    self.session_id)
-            remaining = self._queue_deadline - time.monotonic()
-            slot = self._ticket.wait(max(0.0, min(self.limits.keepalive, remaining)))
-            if slot is not None:
-                self._ticket = None
-                try:
-                    self._start(slot)
-                except (ApiError, ClaudeError) as exc:  # the headers are sent: in-band
-                    code = exc.code if isinstance(exc, ApiError) else "cli_unavailable"
-                    return error_result(code or "error", exc.message, self.session_id)
-                return None
-            if remaining <= 0:
-                error = self._queue_timeout()
-                return error_result(error.code, error.message, self.session_id)
-            yield KEEPALIVE
+        waited = yield from self._admission.wait(lambda: self._interrupt_asked)
+        if isinstance(waited, Event):
+            return waited
+        try:
+            self._begin(self._admission.start(waited), cold=True)
+        except (ApiError, ClaudeError) as exc:  # the headers are sent: in-band
+            code = exc.code if isinstance(exc, ApiError) else "cli_unavailable"
+            return error_result(code or "error", exc.message, self.session_id)
+        return None
 
     def _remember(self, session_id: str | None) -> None:
         """Count a new session's first turn, and hold it so no resume runs beside it."""
@@ -329,8 +258,7 @@ class Turn:
         try:
             # taken over, but this request failed before it began
             self._hold.drop_parked("The request that answered it failed.")
-            if self._ticket is not None:
-                self._ticket.cancel()
+            self._admission.close()
             if self.run is not None and self.paused:
                 self._park()
             elif self.run is not None:
