@@ -2,28 +2,29 @@
 
 A `Turn` is started in the view, before the response begins, so a missing CLI, a
 busy or unknown session, a full queue or a policy refusal becomes a proper JSON
-error. Its process is, in this order: the session's idle process, if it missed no
-turn and has the same launch options; a warm one started for these options; a
-new one in a free budget slot; or one that a slot brings after waiting in the
-host's queue (a stream waits with keep-alives). When the turn ends, a process that
-answered it stays loaded for the session's next turn; any other is stopped.
+error. It is a facade over three parts, each given only the services it needs:
+the session's hold (app/turns/hold.py), admission, which finds its process
+(app/turns/admission.py), and settlement, which keeps, parks or stops that process
+when the turn ends (app/turns/settlement.py). The turn itself runs the process:
+it reads its events, routes its permission questions and passes on interrupts.
 
-A chat turn may instead pause: its reply ends while the CLI waits for the client
-(a permission question, function results). It is parked with its process, and the
+A chat turn may pause: its reply ends while the CLI waits for the client (a
+permission question, function results). It is parked with its process, and the
 session's next request answers and goes on reading the same turn.
 """
 
 import time
 from dataclasses import replace
-from typing import Callable, Iterator
+from typing import Any, Callable, Generator, Iterator, cast
 
 from loguru import logger
 
-from app.claude.ended import TurnEnded, outcome_of
+from app.claude.control import Pause
+from app.claude.errors import ClaudeError
 from app.claude.events import STREAM, Event, KeepAlive, error_result
 from app.claude.pool import Kept, Parked
+from app.claude.process import LiveProcess
 from app.claude.run import ClaudeRun
-from app.claude.errors import ClaudeError
 from app.errors import ApiError, NotFound
 from app.services import Gateway
 from app.shared.keys import Principal, operator_key
@@ -33,9 +34,16 @@ from app.turns.hold import SessionHold
 from app.turns.options import TurnOptions
 from app.turns.pauses import PauseWatch
 from app.turns.policy import plan_turn
+from app.turns.settlement import Ending, Settlement, withdraw
 
 UNKNOWN_SESSION = "No conversation found"
 NON_STREAM_POLL_SECONDS = 1.0
+
+
+def _spend_as(process: LiveProcess, caller: Principal) -> None:
+    """Let the process's API calls spend this key's budget from now on."""
+    api_pass: Any = process.api_pass  # typed None until app/claude/process.py is typed
+    api_pass.bind(caller)
 
 
 class Turn:
@@ -58,9 +66,9 @@ class Turn:
                                                   gateway.limits.keepalive))
         self.live = False  # served by a process that was already running (warm or idle)
         self.run: ClaudeRun | None = None
-        self.client_gone = lambda: False  # set by views that can tell
+        self.client_gone: Callable[[], bool] = lambda: False  # set by views that can tell
         self.on_event: Callable[[Event], None] | None = None  # a debug capture, if on
-        self.paused: dict | None = None  # what the client must answer, once the turn waits
+        self.paused: Pause | None = None  # what the client must answer, once the turn waits
         self._answer = answer  # answers a parked turn of the session; False: start afresh
         self._watch = PauseWatch(options.approvals == "chat", bool(self.spec.client_tools))
         self._content = content
@@ -77,6 +85,9 @@ class Turn:
         self._admission = Admission(gateway.pool, gateway.budget, gateway.sessions,
                                     gateway.folders, gateway.launch, gateway.settings,
                                     self.spec, self.owner, self.limits.keepalive)
+        self._settlement = Settlement(gateway.pool, gateway.sessions, gateway.desk,
+                                      gateway.on_turn_end, gateway.settings.approval_timeout_ms,
+                                      gateway.settings.tool_result_timeout_ms)
         logger.debug("prompt for workspace {!r}: {!r}", self.workspace or "shared",
                      [block.get("text", "<image>")[:2000] for block in content])
         try:
@@ -87,8 +98,6 @@ class Turn:
             self.close()  # whatever failed, a started CLI and the lock go with it
             raise
 
-    # -- getting a process ------------------------------------------------------------------
-
     @property
     def turns(self) -> int:
         """The session's turn count with this turn."""
@@ -98,6 +107,8 @@ class Turn:
     def last_message(self) -> str | None:
         """The uuid of the newest assistant message the turn printed."""
         return self.run.last_message if self.run is not None else None
+
+    # -- getting a process ------------------------------------------------------------------
 
     def _admit(self, stream: bool) -> None:
         parked = self._hold.take_parked()
@@ -114,51 +125,52 @@ class Turn:
 
     def _go_on(self, parked: Parked) -> None:
         """Continue a parked turn: the same CLI turn, now answered, read by this request."""
-        self._kept, self.run, self.live = parked.kept, parked.run, True
-        parked.kept.process.api_pass.bind(self.caller)
+        run = cast(ClaudeRun, parked.run)
+        self._kept, self.run, self.live = parked.kept, run, True
+        _spend_as(parked.kept.process, self.caller)
         self._turns = parked.turns
-        self.run.limits = self.limits
+        run.limits = self.limits
         # The process serves the functions it was started with, whatever this request sends.
-        self._watch.client_functions = self._kept.process.tool_server is not None
-        self._attach()
+        self._watch.client_functions = parked.kept.process.tool_server is not None
+        self._attach(run)
 
     def _begin(self, kept: Kept, cold: bool) -> None:
         self._kept = kept
         self.live = not cold
-        kept.process.api_pass.bind(self.caller)  # its API calls spend this key's budget now
-        self.run = ClaudeRun(kept.process, self._content, self.limits, self.session_id)
-        self._attach()
+        _spend_as(kept.process, self.caller)
+        run = self.run = ClaudeRun(kept.process, self._content, self.limits, self.session_id)
+        self._attach(run)
         if self._interrupt_asked:
-            self.run.interrupt()  # asked while the turn waited for its process
+            run.interrupt()  # asked while the turn waited for its process
         if self.session_id:
             if cold:
-                self._vet_resume()
+                self._vet_resume(run)
             if not self.spec.fork_at:  # a fork's turn counts on the new session, at init
                 self._count_turn(self.session_id)
 
-    def _attach(self) -> None:
+    def _attach(self, run: ClaudeRun) -> None:
         """Route the CLI's permission questions to this turn, and pause its inactivity clock
         while a person decides."""
-        process, desk = self.run.process, self.gateway.desk
+        process, desk = run.process, self.gateway.desk
         if self.spec.approvals:
             process.handlers["can_use_tool"] = self._ask_permission
-        self.run.waiting = lambda: bool(desk.waiting(process))
+        run.waiting = lambda: bool(desk.waiting(process))
 
     def _ask_permission(self, request_id: str, body: dict) -> None:
         """Hold the CLI's question and tell the client, in the turn's stream (the CLI waits)."""
-        approval = self.gateway.desk.hold(self.run.process, request_id, body, self.owner,
-                                          self.session_id)
+        process = cast(ClaudeRun, self.run).process
+        approval = self.gateway.desk.hold(process, request_id, body, self.owner, self.session_id)
         logger.info("session {}: Claude asks to use {}; waiting for an answer", self.session_id,
                     approval.tool_name)
-        self.run.process.inject(approval.event())
+        process.inject(approval.event())
 
-    def _vet_resume(self) -> None:
+    def _vet_resume(self, run: ClaudeRun) -> None:
         """Turn the CLI's 'no such session' into a 404 before any byte is sent."""
-        first = self.run.first_event()
+        first = run.first_event()
         if first is None or first.type != "result" or not first.data.get("is_error"):
             return
-        self.run.process.wait(self.limits.kill_grace)
-        if UNKNOWN_SESSION in self.run.process.stderr_tail:
+        run.process.wait(self.limits.kill_grace)
+        if UNKNOWN_SESSION in run.process.stderr_tail:
             raise NotFound(f"Session {self.session_id} was not found.", param=self._param,
                            code="session_not_found")
 
@@ -188,7 +200,7 @@ class Turn:
                 if failure is not None:
                     yield failure
                     return
-            for event in self.run.events():
+            for event in cast(ClaudeRun, self.run).events():
                 self._look_for_client()
                 if not isinstance(event, KeepAlive):
                     if event.type != STREAM or self.session_id is None:  # else its init's
@@ -209,10 +221,11 @@ class Turn:
         if now - self._last_look >= NON_STREAM_POLL_SECONDS and not self._interrupt_asked:
             self._last_look = now
             if self.client_gone():
-                logger.info("client gone; interrupting claude pid {}", self.run.process.pid)
+                logger.info("client gone; interrupting claude pid {}",
+                            cast(ClaudeRun, self.run).process.pid)
                 self.interrupt()
 
-    def _wait_in_queue(self) -> Iterator[KeepAlive]:
+    def _wait_in_queue(self) -> Generator[KeepAlive, None, Event | None]:
         """Keep a stream alive while it waits for a slot; return a result if it cannot run."""
         waited = yield from self._admission.wait(lambda: self._interrupt_asked)
         if isinstance(waited, Event):
@@ -238,15 +251,8 @@ class Turn:
         self._client_left = self._client_left or client_left
         self._interrupt_asked = True
         if self.run is not None:
-            self._withdraw("The turn was interrupted.")
+            withdraw(self.gateway.desk, self.run.process, "The turn was interrupted.")
             self.run.interrupt()
-
-    def _withdraw(self, why: str) -> None:
-        """Refuse whatever the CLI waits on: permission questions, function calls."""
-        process = self.run.process
-        self.gateway.desk.deny_all(process, why, interrupt=True)
-        if process.tool_server is not None:
-            process.tool_server.fail_all(why)
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -259,75 +265,14 @@ class Turn:
             # taken over, but this request failed before it began
             self._hold.drop_parked("The request that answered it failed.")
             self._admission.close()
-            if self.run is not None and self.paused:
-                self._park()
-            elif self.run is not None:
-                self._hand_back()
+            if self.run is not None and self._kept is not None:
+                ending = Ending(self.run, self._kept, self.session_id, self.caller, self._turns,
+                                self.live, self._began, self._client_left)
+                if self.paused:
+                    self._settlement.park(ending, self.paused, self._hold.give_lock())
+                else:
+                    self._settlement.hand_back(ending)
             elif self._kept is not None:
                 self._kept.stop()  # taken, but the turn could not even begin
         finally:
             self._hold.release()
-
-    def _hand_back(self) -> None:
-        """Keep a process that answered the turn; stop any other.
-
-        Only a turn that succeeded keeps its process: after an interrupt the CLI's history
-        in memory differs from what a resume reads from its file, and after an error it
-        may.
-        """
-        run, kept = self.run, self._kept
-        try:
-            left = run.result is None and run.timed_out is None and kept.process.alive
-            if left:
-                logger.info("session {}: the client left mid-turn; interrupting claude pid {}",
-                            self.session_id, kept.process.pid)
-                self._withdraw("The client disconnected.")
-                run.interrupt()  # the client left mid-turn: let the CLI end it cleanly
-                for _ in run.events():
-                    pass
-            self._tell_ended(run, self._add_cost(run), left or self._client_left)
-            if run.succeeded and not run.interrupted and self.session_id:
-                self.gateway.sessions.note_message(self.session_id, run.last_message)
-                self.gateway.pool.keep(kept, self.session_id, self._turns)
-                return
-        except BaseException:
-            self._stop()
-            raise
-        self._stop()
-
-    def _add_cost(self, run: ClaudeRun) -> float:
-        """Add the turn's cost to the session's: what the process reports less what it
-        reported before (a live process adds its turns up). Returns it."""
-        cost = run.result.data.get("total_cost_usd") if run.result is not None else None
-        if type(cost) not in (int, float):
-            return 0.0
-        spent, self._kept.cost = max(0.0, cost - self._kept.cost), cost
-        if self.session_id:
-            self.gateway.sessions.add_cost(self.session_id, spent)
-        return spent
-
-    def _tell_ended(self, run: ClaudeRun, cost: float, left: bool) -> None:
-        """Tell the ledger (and metrics) what the turn used; their failures never end it."""
-        result = run.result.data if run.result is not None else None
-        ended = TurnEnded(self.caller.name, self.owner, outcome_of(result, run.timed_out, left),
-                          (result or {}).get("usage") or {}, cost, self.live,
-                          time.monotonic() - self._began)
-        for listener in self.gateway.on_turn_end:
-            try:
-                listener(ended)
-            except Exception as exc:
-                logger.opt(exception=exc).error("recording the end of a turn failed")
-
-    def _stop(self) -> None:
-        self.run.close()
-        self._kept.stop()
-
-    def _park(self) -> None:
-        """Keep the waiting turn and its process for the session's next request."""
-        settings = self.gateway.settings
-        waits = settings.approval_timeout_ms if "approval" in self.paused \
-            else settings.tool_result_timeout_ms
-        lock = self._hold.give_lock()  # the waiting turn keeps the session
-        self.gateway.pool.park(Parked(
-            self._kept, self.run, self.session_id, self.owner, self._turns, self.paused,
-            time.monotonic() + waits / 1000, self._withdraw, lock))
