@@ -1,8 +1,11 @@
 """The README's commands work as written from a fresh clone: the two set-up commands at the
-top, and every Python tool called through the project's .venv (an inactive venv otherwise
-answers `No module named ...`, or runs another Python's tools)."""
+top (the second is what `.ci/run` runs), every Python tool called through the project's
+.venv (an inactive venv otherwise answers `No module named ...`, or runs another Python's
+tools), and the operator's flask commands run as written."""
 
+import os
 import re
+import subprocess
 
 from tests.support.server import ROOT
 
@@ -33,3 +36,23 @@ def test_python_tools_are_called_through_the_venv():
     bare = [line for line in commands()
             if BARE_TOOL.search(line.strip()) and line.strip() not in PROSE]
     assert bare == [], "use .venv/bin/... so these work without an active venv"
+
+
+def test_the_operators_flask_commands_run_as_written(tmp_path):
+    """The README's `.venv/bin/flask` commands for keys, the database and a new key, run as
+    an operator would type them in the project folder (the keys block in an order that can
+    run: revoking last)."""
+    lines = [line.split("#")[0].strip() for block in README.split("```")[1::2]
+             for line in block.splitlines() if line.startswith(".venv/bin/flask --app app ")]
+    lines = sorted(lines, key=lambda line: " revoke " in line) + \
+        [".venv/bin/flask --app app gen-key"]
+    assert any("keys create" in line for line in lines) and any("db upgrade" in line
+                                                                for line in lines)
+    environment = {**os.environ, "STATE_DIR": str(tmp_path / "state"), "API_KEY": "",
+                   "API_KEYS": ""}
+    for line in lines:
+        done = subprocess.run(["bash", "-c", line], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120, env=environment)
+        assert done.returncode == 0, (line, done.stdout, done.stderr[-2000:])
+        if "keys create" in line or "gen-key" in line:
+            assert re.search(r"[A-Za-z0-9_-]{24,}", done.stdout), (line, done.stdout)
