@@ -118,9 +118,12 @@ class Run:
 
     def _move(self, status: str, detail: dict | None) -> None:
         """Record a new status (and what it waits for, or its result) and tell who listens."""
-        meta, session_id = self.meta, self._session()
+        meta = self.meta
         if meta.ended or (status == meta.status and status != "waiting"
-                          and session_id == meta.session_id):
+                          and meta.session_id is not None):
+            return  # most frames: nothing changes (a run's session, once known, stays)
+        session_id = self._session()
+        if status == meta.status and status != "waiting" and session_id == meta.session_id:
             return
         meta.session_id = session_id or meta.session_id
         if self._cancelled and status in ("completed", "failed"):
