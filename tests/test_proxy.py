@@ -5,6 +5,7 @@ import pytest
 import requests
 
 from app.proxy.guard import Hold
+from app.proxy.metering import UsageMeter
 from app.proxy.server import ApiProxy
 from app.proxy.upstream import Credential, Upstream
 from tests.support.anthropic_standin import AnthropicStandIn
@@ -68,3 +69,20 @@ def test_a_warm_up_s_token_counts_stay_here_even_once_a_turn_took_the_process(pr
     assert call(proxy, issued, COUNT).status_code == 403
     assert call(proxy, issued, "/v1/messages").status_code == 200  # the turn's own call
     assert [path for _, path, _ in upstream.all_requests] == ["/v1/messages"]
+
+
+STREAM = (b'event: message_start\ndata: {"type":"message_start","message":{"model":"m",'
+          b'"usage":{"input_tokens":7,"output_tokens":1}}}\n\n'
+          + b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":'
+            b'{"type":"text_delta","text":"w"}}\n\n' * 20
+          + b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":21}}'
+            b'\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n')
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 64, 1 << 16])
+def test_a_streamed_call_s_usage_is_read_however_its_chunks_fall(size):
+    meter = UsageMeter(streamed=True)
+    for start in range(0, len(STREAM), size):
+        meter.feed(STREAM[start:start + size])
+    usage = meter.finish()
+    assert (usage.input_tokens, usage.output_tokens, meter.model) == (7, 21, "m")

@@ -1,9 +1,10 @@
 """Reading what an API call used from the response the proxy passes on, as it passes.
 
 A streamed reply reports usage twice: `message_start` carries the input figures and
-`message_delta` the final output count. Only `data:` lines that mention usage are
-parsed, so the text deltas in between cost one substring test each. A whole JSON
-reply (count_tokens, a non-streamed message) carries one `usage` object.
+`message_delta` the final output count. Only `data:` lines that mention usage are parsed,
+and a chunk without the word is not even split into lines, so the text deltas in between
+cost one substring test a chunk. A whole JSON reply (count_tokens, a non-streamed message)
+carries one `usage` object.
 """
 
 import json
@@ -27,13 +28,17 @@ class UsageMeter:
         if not self.streamed:
             self._whole.append(chunk)
             return
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()
+        data = self._partial + chunk
+        if b'"usage"' not in data:  # most chunks: text deltas; keep only the unfinished line
+            self._partial = data[data.rfind(b"\n") + 1:]
+        else:
+            lines = data.split(b"\n")
+            self._partial = lines.pop()
+            for line in lines:
+                if line.startswith(b"data:") and b'"usage"' in line:
+                    self._read(line[5:])
         if len(self._partial) > MAX_LINE:
             self._partial = b""
-        for line in lines:
-            if line.startswith(b"data:") and b'"usage"' in line:
-                self._read(line[5:])
 
     def finish(self) -> CallUsage:
         """The call's usage, once the whole body has been fed."""
