@@ -110,8 +110,8 @@ def run_log(request, tmp_path):
 def test_a_follower_gets_every_event_once_then_the_end(run_log):
     meta = RunMeta("run_" + "a" * 32, "alice", "claude", status="running")
     run_log.open(meta)
-    for seq in range(1, 4):
-        run_log.append(meta.id, Frame(seq, None, f'{{"n": {seq}}}'))
+    for batch in ([1], [2, 3]):  # frames that came together are written together
+        run_log.append(meta.id, [Frame(seq, None, f'{{"n": {seq}}}') for seq in batch])
     got: list[Frame] = []
 
     def follow():
@@ -120,7 +120,7 @@ def test_a_follower_gets_every_event_once_then_the_end(run_log):
 
     reader = threading.Thread(target=follow)
     reader.start()
-    run_log.append(meta.id, Frame(4, "done", '{"n": 4}'))
+    run_log.append(meta.id, [Frame(4, "done", '{"n": 4}')])
     meta.status = "completed"
     run_log.save(meta)
     reader.join(10)

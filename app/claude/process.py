@@ -167,6 +167,10 @@ class LiveProcess:
             self._ready.extend(batch)
         return self._ready.popleft()
 
+    def has_ready(self) -> bool:
+        """Whether `next_event()` would return at once (an event, or the end, is at hand)."""
+        return bool(self._ready) or not self._events.empty()
+
     def drain(self) -> int:
         """Drop events left from an earlier turn; return how many there were."""
         dropped = len(self._ready)

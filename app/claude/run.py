@@ -108,6 +108,7 @@ class ClaudeRun:
         self._pending: list[Event] = []
         self._started = time.monotonic()
         self.waiting = lambda: False  # True while the CLI waits on a person: not inactivity
+        self.before_wait = lambda: None  # called each time reading is about to wait
         if process.drain():
             logger.warning("claude pid {} had events left from its last turn", process.pid)
         process.send(user_message(content))
@@ -164,6 +165,8 @@ class ClaudeRun:
             if now >= deadline:
                 self._expire(min(limits, key=limits.get))
                 return
+            if not self.process.has_ready():
+                self.before_wait()
             item = self.process.next_event(min(self.limits.keepalive, deadline - now))
             if item is None:
                 self.process.wait(self.limits.kill_grace)  # so the exit status is known

@@ -13,7 +13,7 @@ from typing import Callable, Iterator, MutableMapping
 from app.claude.interrupts import Signals
 from app.errors import NotFound
 from app.runs.log import Frame, RunLog, RunMeta
-from app.runs.run import Interrupt, Rendered, Run
+from app.runs.run import Interrupt, Pacing, Rendered, Run, Unpaced
 from app.runs.webhooks import WebhookSender
 
 RUN_ID = re.compile(r"(run|resp)_[0-9a-f]{32}")  # a Responses run has its response's id
@@ -49,9 +49,9 @@ class RunBook:
         self._local: dict[str, Run] = {}
 
     def start(self, meta: RunMeta, frames: Iterator[Rendered], interrupt: Interrupt,
-              session: Callable[[], str | None]) -> Run:
+              session: Callable[[], str | None], pacing: Pacing = Unpaced()) -> Run:
         """Start pumping a turn's frames into its run; the run goes on without readers."""
-        run = Run(self.log, meta, frames, interrupt, session, self._told)
+        run = Run(self.log, meta, frames, interrupt, session, self._told, pacing)
         self._local[meta.id] = run
         self._reachable[meta.id] = run.cancel
         run.start()

@@ -60,7 +60,8 @@ class RunMeta:
 class RunLog(Protocol):
     def open(self, meta: RunMeta) -> None: ...
 
-    def append(self, run_id: str, frame: Frame) -> None: ...
+    def append(self, run_id: str, frames: list[Frame]) -> None:
+        """Add frames that came together (one write, one wake-up for the followers)."""
 
     def follow(self, run_id: str, after: int,
                keepalive: float) -> Iterator[list[Frame] | None]:
@@ -94,14 +95,15 @@ class FileRunLog:
         (self._dir(meta.id) / "events").touch()
         self.save(meta)
 
-    def append(self, run_id: str, frame: Frame) -> None:
-        line = json.dumps([frame.seq, frame.event, frame.data], ensure_ascii=False) + "\n"
+    def append(self, run_id: str, frames: list[Frame]) -> None:
+        lines = "".join([json.dumps([frame.seq, frame.event, frame.data], ensure_ascii=False)
+                         + "\n" for frame in frames])
         events = self._writing.get(run_id)
         try:
             if events is None:
                 events = self._writing[run_id] = open(self._dir(run_id) / "events", "a",
                                                       encoding="utf-8")
-            events.write(line)
+            events.write(lines)
             events.flush()  # whole lines, for readers in other workers
         except FileNotFoundError:
             return  # deleted while it ran: what it streams now is for nobody
@@ -222,9 +224,11 @@ class RedisRunLog:
         self.save(meta)
         self._client.zadd(f"ccg:runs-of:{meta.owner}", {meta.id: meta.created_at})
 
-    def append(self, run_id: str, frame: Frame) -> None:
-        self._client.xadd(self._key(run_id, "events"),
-                          {"event": frame.event or "", "data": frame.data}, id=f"{frame.seq}-1")
+    def append(self, run_id: str, frames: list[Frame]) -> None:
+        key, pipe = self._key(run_id, "events"), self._client.pipeline(transaction=False)
+        for frame in frames:
+            pipe.xadd(key, {"event": frame.event or "", "data": frame.data}, id=f"{frame.seq}-1")
+        pipe.execute()
 
     def follow(self, run_id: str, after: int,
                keepalive: float) -> Iterator[list[Frame] | None]:

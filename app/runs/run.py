@@ -6,6 +6,11 @@ means for the run: running, waiting, how it ended). Readers follow the run, neve
 turn: the client that started it and anyone who reconnects read the same events, each
 exactly once from where they ask. In the worker that runs it they read its frames from
 memory; anywhere else, from the log.
+
+Frames are passed on in batches: while the turn's next event is already at hand (the CLI
+printed several at once, as it does when it streams fast) they are gathered, and written
+and announced together once the turn would wait. One write and one wake-up per batch,
+not per text delta, is what lets a long answer stream at the CLI's own pace.
 """
 
 import threading
@@ -20,6 +25,7 @@ from app.runs.log import Frame, RunLog, RunMeta
 # result), or None for a frame that changes nothing.
 Reading = tuple[str, dict | None] | None
 Rendered = tuple[str | None, str, Reading]  # (SSE event name, data, reading)
+MAX_GATHERED = 256  # frames passed on together at most, however fast they come
 
 
 class Interrupt(Protocol):
@@ -28,21 +34,44 @@ class Interrupt(Protocol):
     def __call__(self, client_left: bool = False) -> None: ...
 
 
+class Pacing(Protocol):
+    """How a run learns when to pass its gathered frames on (its turn implements it)."""
+
+    def ready(self) -> bool:
+        """Whether the turn's next event is already at hand (reading it will not wait)."""
+
+    def on_wait(self, flush: Callable[[], None]) -> None:
+        """Have `flush` called whenever the turn is about to wait for its next event."""
+
+
+class Unpaced:
+    """No hint: every frame is passed on at once."""
+
+    def ready(self) -> bool:
+        return False
+
+    def on_wait(self, flush: Callable[[], None]) -> None:
+        pass
+
+
 class Run:
     """A started run: `start()` once; `cancel()` from anywhere in this worker."""
 
     def __init__(self, log: RunLog, meta: RunMeta, frames: Iterator[Rendered],
                  interrupt: Interrupt, session: Callable[[], str | None],
-                 on_status: Callable[[RunMeta], None] = lambda meta: None):
+                 on_status: Callable[[RunMeta], None] = lambda meta: None,
+                 pacing: Pacing = Unpaced()):
         self.log = log
         self.meta = meta
         self._frames = frames
         self._interrupt = interrupt
         self._session = session
         self._on_status = on_status
+        self._pacing = pacing
         self._thread: threading.Thread | None = None
         self._cancelled = False
-        self._kept: list[Frame] = []  # every frame so far, for readers in this worker
+        self._gathered: list[Frame] = []  # frames not yet passed on (the pump's own)
+        self._kept: list[Frame] = []  # every frame passed on, for readers in this worker
         self._changed = threading.Condition()
         self._done = False  # the pump has written its last frame and the final status
 
@@ -53,6 +82,7 @@ class Run:
     def start(self) -> None:
         """Open the log and pump the frames from a thread of the run's own."""
         self.log.open(self.meta)
+        self._pacing.on_wait(self._pass_on)  # called on the pump's thread, in its frames
         self._thread = threading.Thread(target=self._pump, daemon=True, name=f"run-{self.id}")
         self._thread.start()
 
@@ -95,19 +125,14 @@ class Run:
                 yield None
 
     def _pump(self) -> None:
-        seq = 0
         try:
-            for event, data, reading in self._frames:
-                seq += 1
-                frame = Frame(seq, event, data)
-                self.log.append(self.id, frame)  # in the log before its status says ended
-                if reading is not None:
-                    self._move(*reading)
-                with self._changed:  # readers here see a result once the run has ended
-                    self._kept.append(frame)
-                    self._changed.notify_all()
+            self._pump_frames()
         except Exception as exc:  # the run ends failed, with what went wrong, not silently
             logger.opt(exception=exc).error("run {} failed while streaming", self.id)
+            try:
+                self._pass_on()
+            except Exception as lost:
+                logger.opt(exception=lost).error("run {}: its last frames are lost", self.id)
             self._move("failed", {"error": "The gateway failed while running this turn."})
         finally:
             if not self.meta.ended:
@@ -116,12 +141,42 @@ class Run:
                 self._done = True
                 self._changed.notify_all()
 
+    def _pump_frames(self) -> None:
+        seq = 0
+        for event, data, reading in self._frames:
+            seq += 1
+            self._gathered.append(Frame(seq, event, data))
+            if reading is not None and self._may_move(reading[0]):
+                self._pass_on()  # in the log before its status says so
+                self._move(*reading)
+            elif len(self._gathered) >= MAX_GATHERED or not self._pacing.ready():
+                self._pass_on()
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        """Write the gathered frames to the log and hand them to this worker's readers."""
+        if not self._gathered:
+            return
+        batch, self._gathered = self._gathered, []
+        try:
+            self.log.append(self.id, batch)
+        finally:
+            with self._changed:  # readers here see a result once the run has ended
+                self._kept.extend(batch)
+                self._changed.notify_all()
+
+    def _may_move(self, status: str) -> bool:
+        """Whether a frame's status could change the run's (most frames: nothing changes; a
+        run's session, once known, stays)."""
+        meta = self.meta
+        return not (meta.ended or (status == meta.status and status != "waiting"
+                                   and meta.session_id is not None))
+
     def _move(self, status: str, detail: dict | None) -> None:
         """Record a new status (and what it waits for, or its result) and tell who listens."""
         meta = self.meta
-        if meta.ended or (status == meta.status and status != "waiting"
-                          and meta.session_id is not None):
-            return  # most frames: nothing changes (a run's session, once known, stays)
+        if not self._may_move(status):
+            return
         session_id = self._session()
         if status == meta.status and status != "waiting" and session_id == meta.session_id:
             return

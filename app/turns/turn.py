@@ -69,6 +69,7 @@ class Turn:
         self.client_gone: Callable[[], bool] = lambda: False  # set by views that can tell
         self.on_event: Callable[[Event], None] | None = None  # a debug capture, if on
         self.paused: Pause | None = None  # what the client must answer, once the turn waits
+        self._before_wait: Callable[[], None] = lambda: None  # see on_wait()
         self._answer = answer  # answers a parked turn of the session; False: start afresh
         self._watch = PauseWatch(options.approvals == "chat", bool(self.spec.client_tools))
         self._content = content
@@ -155,6 +156,7 @@ class Turn:
         if self.spec.approvals:
             process.handlers["can_use_tool"] = self._ask_permission
         run.waiting = lambda: bool(desk.waiting(process))
+        run.before_wait = lambda: self._before_wait()
 
     def _ask_permission(self, request_id: str, body: dict) -> None:
         """Hold the CLI's question and tell the client, in the turn's stream (the CLI waits)."""
@@ -184,6 +186,15 @@ class Turn:
                                                        title_of(self._content), source)
 
     # -- running ----------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Whether the CLI's next event is already at hand (reading it will not wait)."""
+        return self.run is not None and self.run.process.has_ready()
+
+    def on_wait(self, flush: Callable[[], None]) -> None:
+        """Have `flush` called each time reading the turn is about to wait for the CLI, on the
+        reading thread: a run passes on the frames it gathered then (app/runs/run.py)."""
+        self._before_wait = flush
 
     def first_event(self) -> Event | None:
         """The turn's first event, once it has a process (the session id comes with it)."""

@@ -31,7 +31,8 @@ def start_run(turn: Turn, surface: str, webhook: str | None,
                    status="running" if turn.run is not None else "queued",
                    session_id=turn.session_id, workspace=turn.workspace, webhook=webhook,
                    host=gateway.settings.node_url or None, summary=summary)
-    return gateway.runs.start(meta, frames(run_id), turn.interrupt, lambda: turn.session_id)
+    return gateway.runs.start(meta, frames(run_id), turn.interrupt, lambda: turn.session_id,
+                              pacing=turn)
 
 
 def frames_of(events: Iterator[Rendered | None]) -> Iterator[Rendered]:
