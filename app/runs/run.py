@@ -147,23 +147,25 @@ class Run:
             seq += 1
             self._gathered.append(Frame(seq, event, data))
             if reading is not None and self._may_move(reading[0]):
-                self._pass_on()  # in the log before its status says so
-                self._move(*reading)
+                status, detail = reading  # in the log before its status says so, and
+                self._pass_on(between=lambda: self._move(status, detail))  # read here after
             elif len(self._gathered) >= MAX_GATHERED or not self._pacing.ready():
                 self._pass_on()
         self._pass_on()
 
-    def _pass_on(self) -> None:
-        """Write the gathered frames to the log and hand them to this worker's readers."""
-        if not self._gathered:
-            return
+    def _pass_on(self, between: Callable[[], None] = lambda: None) -> None:
+        """Write the gathered frames to the log, then (after `between`) hand them to this
+        worker's readers."""
         batch, self._gathered = self._gathered, []
         try:
-            self.log.append(self.id, batch)
+            if batch:
+                self.log.append(self.id, batch)
+            between()
         finally:
-            with self._changed:  # readers here see a result once the run has ended
-                self._kept.extend(batch)
-                self._changed.notify_all()
+            if batch:
+                with self._changed:
+                    self._kept.extend(batch)
+                    self._changed.notify_all()
 
     def _may_move(self, status: str) -> bool:
         """Whether a frame's status could change the run's (most frames: nothing changes; a
