@@ -110,8 +110,9 @@ def run_log(request, tmp_path):
 def test_a_follower_gets_every_event_once_then_the_end(run_log):
     meta = RunMeta("run_" + "a" * 32, "alice", "claude", status="running")
     run_log.open(meta)
-    for batch in ([1], [2, 3]):  # frames that came together are written together
-        run_log.append(meta.id, [Frame(seq, None, f'{{"n": {seq}}}') for seq in batch])
+    run_log.append(meta.id, [Frame(1, None, '{"n": 1}')])
+    # frames that came together are written together, whatever their data holds
+    run_log.append(meta.id, [Frame(2, None, '{"n": 2}\t'), Frame(3, None, 'two\nlines\r')])
     got: list[Frame] = []
 
     def follow():
@@ -125,7 +126,8 @@ def test_a_follower_gets_every_event_once_then_the_end(run_log):
     run_log.save(meta)
     reader.join(10)
     assert not reader.is_alive(), "the follower did not see the run end"
-    assert [(f.seq, f.event) for f in got] == [(2, None), (3, None), (4, "done")]
+    assert [(f.seq, f.event, f.data) for f in got] == [
+        (2, None, '{"n": 2}\t'), (3, None, 'two\nlines\r'), (4, "done", '{"n": 4}')]
     assert [m.id for m in run_log.runs_of("alice")] == [meta.id] and run_log.runs_of("bob") == []
 
 

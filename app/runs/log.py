@@ -96,8 +96,7 @@ class FileRunLog:
         self.save(meta)
 
     def append(self, run_id: str, frames: list[Frame]) -> None:
-        lines = "".join([json.dumps([frame.seq, frame.event, frame.data], ensure_ascii=False)
-                         + "\n" for frame in frames])
+        lines = "".join([_line(frame) for frame in frames])
         events = self._writing.get(run_id)
         try:
             if events is None:
@@ -123,10 +122,10 @@ class FileRunLog:
                 for line in events.readlines():
                     partial += line
                     if partial.endswith("\n"):  # else the rest comes on the next read
-                        seq, event, data = json.loads(partial)
+                        frame = _frame(partial)
                         partial = ""
-                        if seq > after:
-                            found.append(Frame(seq, event, data))
+                        if frame.seq > after:
+                            found.append(frame)
                 if found:
                     quiet_since = time.monotonic()
                     yield found
@@ -196,6 +195,24 @@ class FileRunLog:
                 shutil.rmtree(entry.parent, ignore_errors=True)
                 removed += 1
         return removed
+
+
+def _line(frame: Frame) -> str:
+    """A frame as a line of its run's events file: `seq<TAB>event<TAB>data`, or a JSON array
+    for data that holds a line break. The data is itself JSON, which encoding it again would
+    escape character by character: on a long answer that was most of the pump's work."""
+    if "\n" in frame.data or "\r" in frame.data:
+        return json.dumps([frame.seq, frame.event, frame.data], ensure_ascii=False) + "\n"
+    return f"{frame.seq}\t{frame.event or ''}\t{frame.data}\n"
+
+
+def _frame(line: str) -> Frame:
+    """The frame of a line written by `_line`."""
+    if line.startswith("["):
+        seq, event, data = json.loads(line)
+        return Frame(seq, event, data)
+    seq, event, data = line[:-1].split("\t", 2)
+    return Frame(int(seq), event or None, data)
 
 
 def _alive(pid: int) -> bool:
