@@ -199,9 +199,10 @@ class FileRunLog:
 
 def _line(frame: Frame) -> str:
     """A frame as a line of its run's events file: `seq<TAB>event<TAB>data`, or a JSON array
-    for data that holds a line break. The data is itself JSON, which encoding it again would
-    escape character by character: on a long answer that was most of the pump's work."""
-    if "\n" in frame.data or "\r" in frame.data:
+    for data that holds a line break (or an event name a tab). The data is itself JSON,
+    which encoding it again would escape character by character: on a long answer that was
+    most of the pump's work."""
+    if "\n" in frame.data or "\r" in frame.data or "\t" in (frame.event or ""):
         return json.dumps([frame.seq, frame.event, frame.data], ensure_ascii=False) + "\n"
     return f"{frame.seq}\t{frame.event or ''}\t{frame.data}\n"
 
