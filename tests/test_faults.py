@@ -146,6 +146,19 @@ def test_worker_shutdown_stops_running_processes(live_server, worker_class, monk
     assert wait_until(lambda: process_gone(pid), seconds=10)
 
 
+def test_a_gevent_worker_patches_before_the_app_is_imported(live_server, monkeypatch):
+    """gunicorn's master reads gunicorn.conf.py before any worker patches: had it imported
+    the app (redis, SQLAlchemy, requests), those modules would not be cooperative in a
+    gevent worker, which gevent says in a MonkeyPatchWarning."""
+    monkeypatch.setenv("GUNICORN_WORKER_CLASS", "gevent")
+    server = live_server(LOG_LEVEL="INFO")
+    assert requests.get(server.url + "/health", timeout=10).status_code in (200, 503)
+    server.stop()
+    log = server.log.read_text()
+    assert "Using worker: gevent" in log
+    assert "MonkeyPatchWarning" not in log
+
+
 @pytest.mark.parametrize("request_bytes, status", [
     (b"NOT A REQUEST LINE\r\n\r\n", 400),
     (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10000 + b"\r\n\r\n", 431),

@@ -6,7 +6,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
-from app import PUBLIC_ENDPOINTS
+from app.factory import PUBLIC_ENDPOINTS
 from app.web import openapi
 
 KEY = "k" * 24
