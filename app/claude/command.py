@@ -104,7 +104,7 @@ def check_model(value: str, param: str = "model") -> str:
     return value
 
 
-def build_argv(executable: str, spec: RunSpec, see: Callable[[Path | None], str | None],
+def build_argv(executable: str, spec: RunSpec, see: Callable[[Path], str],
                prompt_file: Path | None) -> list[str]:
     """Translate a run spec into the CLI's argv; `prompt_file` holds the system prompt, and
     `see` says where the CLI finds a file of the host (inside its sandbox)."""

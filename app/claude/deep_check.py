@@ -91,7 +91,7 @@ def test_turn(gateway, spec, caller) -> dict:
         process = gateway.launch(replace(spec, persist_session=False, max_turns=1), slot)
     except Exception as exc:  # a CLI that cannot start is what this check reports
         return {"status": "fail", "detail": str(exc)}
-    process.api_pass.bind(caller)
+    process.bill_to(caller)
     try:
         limits = replace(gateway.limits, total=TURN_SECONDS, inactivity=TURN_SECONDS)
         run = ClaudeRun(process, [{"type": "text", "text": PROMPT}], limits, None)

@@ -11,6 +11,7 @@ gunicorn's gevent worker the standard library is already patched, and these
 threads and queues become greenlets.
 """
 
+import io
 import json
 import os
 import queue
@@ -21,10 +22,11 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Callable, Iterator
+from typing import IO, Callable, Iterator, Protocol, cast
 
 from loguru import logger
 
+from app.claude.client_tools import ClientToolServer
 from app.claude.events import KEEPALIVE, Event, KeepAlive, parse_line
 
 STDERR_TAIL_BYTES = 8192
@@ -51,6 +53,16 @@ _shutting_down = threading.Event()  # set by stop_all: the worker is going, star
 ControlHandler = Callable[[str, dict], "dict | None"]
 
 
+class ApiPass(Protocol):
+    """A process's pass to the gateway's API proxy (app/proxy/passes.py): whose budget its
+    calls spend, and whether they are its warm-up's."""
+    warming: bool
+
+    def bind(self, holder: object) -> None: ...
+
+    def unbind(self) -> None: ...
+
+
 class LiveProcess:
     """A running child; one turn at a time reads its events, anyone may stop it."""
 
@@ -61,8 +73,8 @@ class LiveProcess:
         self.kill_grace = kill_grace
         self.handlers: dict[str, ControlHandler] = dict(handlers or {})  # by request subtype
         self.ended = False  # stdout reached EOF: nothing more will come
-        self.tool_server = None  # the client's functions it serves, if any (set by launch)
-        self.api_pass = None  # its pass to the gateway's API proxy (set by launch)
+        self.tool_server: ClientToolServer | None = None  # the client's functions it serves
+        self.api_pass: ApiPass | None = None  # its pass to the gateway's API proxy
         self._cli_pid = cli_pid  # finds the CLI inside a sandbox, whose init must not get SIGINT
         self._on_stop = list(on_stop or ())
         self._events: queue.Queue = queue.Queue(maxsize=_EVENT_QUEUE_SIZE)
@@ -141,11 +153,20 @@ class LiveProcess:
         """The CLI's answer to a control request, once it has come."""
         return self._responses.pop(request_id, None)
 
+    def bill_to(self, holder: object) -> None:
+        """Let the process's API calls spend `holder`'s budget from now on. Every launch
+        issues a pass; a process without one must not run a turn, whose calls nobody would
+        be billed for."""
+        if self.api_pass is None:
+            raise RuntimeError(f"claude pid {self.pid} has no pass to the API proxy")
+        self.api_pass.bind(holder)
+
     def _write_stdin(self) -> None:
+        stdin = cast(IO[bytes], self._proc.stdin)  # a pipe: the child was started with one
         try:
             for data in iter(self._stdin.get, None):
-                self._proc.stdin.write(data)
-                self._proc.stdin.flush()
+                stdin.write(data)
+                stdin.flush()
         except (BrokenPipeError, ValueError, OSError):
             pass  # the child is gone; its exit is reported through stdout
         finally:
@@ -236,7 +257,7 @@ class LiveProcess:
         """Answer the CLI's own control request with the registered handler, or refuse it."""
         body = frame.get("request") or {}
         request_id = str(frame.get("request_id"))
-        handler = self.handlers.get(body.get("subtype"))
+        handler = self.handlers.get(str(body.get("subtype")))
         if handler is None:
             self.reply_error(request_id, f"the gateway does not handle {body.get('subtype')!r}")
             return
@@ -276,7 +297,8 @@ class LiveProcess:
 
     def _drain_stderr(self) -> None:
         try:
-            for chunk in iter(lambda: self._proc.stderr.read1(65536), b""):
+            stderr = cast(io.BufferedReader, self._proc.stderr)  # a pipe, as stdout
+            for chunk in iter(lambda: stderr.read1(65536), b""):
                 self._stderr.append(chunk)
                 self._stderr_size += len(chunk)
                 while self._stderr_size - len(self._stderr[0]) >= STDERR_TAIL_BYTES:

@@ -18,8 +18,8 @@ from loguru import logger
 
 from app.claude.client_tools import ClientToolServer
 from app.claude.command import RunSpec, build_argv
-from app.claude.events import KEEPALIVE, STREAM, Event, KeepAlive, error_result
-from app.claude.process import LiveProcess
+from app.claude.events import STREAM, Event, KeepAlive, error_result
+from app.claude.process import ApiPass, LiveProcess
 from app.claude.errors import CLIUnavailable
 
 
@@ -43,7 +43,7 @@ class Command:
     argv: list[str]
     cwd: str
     env: dict[str, str]
-    api_pass: object = None  # what the process shows the gateway's API proxy
+    api_pass: ApiPass | None = None  # what the process shows the gateway's API proxy
     on_stop: tuple[Callable[[], None], ...] = ()
     cli_pid: Callable[[int], int | None] | None = None  # the CLI's own pid, if not the child's
 
@@ -126,7 +126,8 @@ class ClaudeRun:
     @property
     def succeeded(self) -> bool:
         """Finished, and without an error: the only turns whose process is worth keeping."""
-        return self.finished and not self.result.data.get("is_error")
+        return (self.finished and self.result is not None
+                and not self.result.data.get("is_error"))
 
     def first_event(self) -> Event | None:
         """Wait for the first event without consuming it (the session id comes with it)."""
@@ -155,23 +156,24 @@ class ClaudeRun:
 
     def _read(self) -> Iterator[Event | KeepAlive]:
         """The process's events up to this turn's result, its end, or a time limit."""
+        process, total_by = self.process, self._started + self.limits.total
         last_activity = time.monotonic()
         while self.result is None:
             now = time.monotonic()
-            limits = {"total": self._started + self.limits.total,
-                      "inactivity": last_activity + self.limits.inactivity,
-                      "interrupt": self._interrupt_by or float("inf")}
-            deadline = min(limits.values())
+            limits = (("total", total_by),
+                      ("inactivity", last_activity + self.limits.inactivity),
+                      ("interrupt", self._interrupt_by or float("inf")))
+            limit, deadline = min(limits, key=lambda named: named[1])
             if now >= deadline:
-                self._expire(min(limits, key=limits.get))
+                self._expire(limit)
                 return
-            if not self.process.has_ready():
+            if not process.has_ready():
                 self.before_wait()
-            item = self.process.next_event(min(self.limits.keepalive, deadline - now))
+            item = process.next_event(min(self.limits.keepalive, deadline - now))
             if item is None:
-                self.process.wait(self.limits.kill_grace)  # so the exit status is known
+                process.wait(self.limits.kill_grace)  # so the exit status is known
                 return
-            if item is KEEPALIVE:
+            if isinstance(item, KeepAlive):
                 if self.waiting():
                     last_activity = time.monotonic()  # a person deciding is not a hung CLI
                 yield item

@@ -15,7 +15,7 @@ session's next request answers and goes on reading the same turn.
 
 import time
 from dataclasses import replace
-from typing import Any, Callable, Generator, Iterator, cast
+from typing import Callable, Generator, Iterator, cast
 
 from loguru import logger
 
@@ -23,7 +23,6 @@ from app.claude.control import Pause
 from app.claude.errors import ClaudeError
 from app.claude.events import STREAM, Event, KeepAlive, error_result
 from app.claude.pool import Kept, Parked
-from app.claude.process import LiveProcess
 from app.claude.run import ClaudeRun
 from app.errors import ApiError, NotFound
 from app.services import Gateway
@@ -38,12 +37,6 @@ from app.turns.settlement import Ending, Settlement, withdraw
 
 UNKNOWN_SESSION = "No conversation found"
 NON_STREAM_POLL_SECONDS = 1.0
-
-
-def _spend_as(process: LiveProcess, caller: Principal) -> None:
-    """Let the process's API calls spend this key's budget from now on."""
-    api_pass: Any = process.api_pass  # typed None until app/claude/process.py is typed
-    api_pass.bind(caller)
 
 
 class Turn:
@@ -128,7 +121,7 @@ class Turn:
         """Continue a parked turn: the same CLI turn, now answered, read by this request."""
         run = cast(ClaudeRun, parked.run)
         self._kept, self.run, self.live = parked.kept, run, True
-        _spend_as(parked.kept.process, self.caller)
+        parked.kept.process.bill_to(self.caller)
         self._turns = parked.turns
         run.limits = self.limits
         # The process serves the functions it was started with, whatever this request sends.
@@ -138,7 +131,7 @@ class Turn:
     def _begin(self, kept: Kept, cold: bool) -> None:
         self._kept = kept
         self.live = not cold
-        _spend_as(kept.process, self.caller)
+        kept.process.bill_to(self.caller)
         run = self.run = ClaudeRun(kept.process, self._content, self.limits, self.session_id)
         self._attach(run)
         if self._interrupt_asked:
