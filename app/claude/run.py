@@ -160,12 +160,11 @@ class ClaudeRun:
         last_activity = time.monotonic()
         while self.result is None:
             now = time.monotonic()
-            limits = (("total", total_by),
-                      ("inactivity", last_activity + self.limits.inactivity),
-                      ("interrupt", self._interrupt_by or float("inf")))
-            limit, deadline = min(limits, key=lambda named: named[1])
+            limits = {"total": total_by, "inactivity": last_activity + self.limits.inactivity,
+                      "interrupt": self._interrupt_by or float("inf")}
+            deadline = min(limits.values())
             if now >= deadline:
-                self._expire(limit)
+                self._expire(next(name for name, at in limits.items() if at == deadline))
                 return
             if not process.has_ready():
                 self.before_wait()

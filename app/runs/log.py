@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol, TextIO, cast
+from typing import Iterator, NamedTuple, Protocol, TextIO, cast
 
 import redis
 from redis.exceptions import RedisError
@@ -25,9 +25,8 @@ UNENDED_SECONDS = 86400  # how long Redis keeps a run that never said it ended
 ENDED = ("completed", "failed", "cancelled", "incomplete")
 
 
-@dataclass(frozen=True)
-class Frame:
-    """One event of a run's stream."""
+class Frame(NamedTuple):
+    """One event of a run's stream (a tuple: a long answer makes thousands)."""
     seq: int
     event: str | None  # the SSE event name, for surfaces that name their events
     data: str
