@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from dotenv import load_dotenv
 from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
 from loguru import logger
 
 from app import commands, errors, logs
@@ -27,6 +28,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and `.env`), or from `test_config` alone."""
     if test_config is None and commands.loading_for_command():
         return commands.operator_app()  # `flask doctor`, `gen-key`: no processes, no refusal
+    environ: Mapping[str, Any]
     if test_config is None:
         load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
         environ = os.environ
@@ -45,6 +47,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # Replies keep the order their fields were built in; the provider is Flask's default one
+    assert isinstance(app.json, DefaultJSONProvider)
     app.json.sort_keys = False
     # The CLI's own settings and the Anthropic ones also come from the real environment when
     # a test passes only the gateway's settings.

@@ -24,6 +24,8 @@ from app.claude.control import Pause
 from app.claude.command import RunSpec
 from app.claude.interrupts import Signals
 from app.claude.process import LiveProcess
+from app.claude.run import ClaudeRun
+from app.shared.seam import Lock
 
 TICK_SECONDS = 0.1
 RECENT_LAUNCHES = 64  # how many new-conversation launches the warm pool learns from
@@ -59,16 +61,17 @@ class Parked:
     """A turn that waits, between two requests, for its client: an answer to a permission
     question or the results of its functions. Its process keeps running the turn."""
     kept: Kept
-    run: object  # the ClaudeRun to go on reading
+    run: ClaudeRun  # to go on reading
     session_id: str
     owner: str
     turns: int
     waits_for: Pause  # what the client must answer: a permission question, or its calls
     expires: float  # monotonic
     withdraw: Callable[[str], None]  # answers what is held with a refusal
-    lock: object = None  # the session's lock: a waiting turn keeps it, so no resume runs beside
+    # the session's lock: a waiting turn keeps it, so no resume runs beside
+    lock: Lock | None = None
 
-    def take_lock(self):
+    def take_lock(self) -> Lock | None:
         """Hand the session's lock to the request that goes on with the turn."""
         lock, self.lock = self.lock, None
         return lock
@@ -80,8 +83,9 @@ class Parked:
         finally:
             self.run.close()
             self.kept.stop()
-            if self.lock is not None:
-                self.take_lock().release()
+            lock = self.take_lock()
+            if lock is not None:
+                lock.release()
 
 
 class ProcessPool:
@@ -217,8 +221,8 @@ class ProcessPool:
         """Give up the oldest idle process, else a warm one; tell whether one was."""
         with self._lock:
             if self._idle:
-                victim = min(self._idle.values(), key=lambda k: k.expires)
-                del self._idle[victim.session_id]
+                session_id = min(self._idle, key=lambda sid: self._idle[sid].expires)
+                victim = self._idle.pop(session_id)
             elif self._warm:
                 victim = self._warm.pop(0)
             else:
@@ -268,11 +272,13 @@ class ProcessPool:
                 interrupt()
             elif self._end_parked(session_id, "The turn was interrupted."):
                 self.inbox.clear(session_id)
-        for session_id in self.handovers.pending() if self.handovers else ():
-            if self._end_parked(session_id, "The conversation went on in another worker."):
-                self.handovers.clear(session_id)
-        for session_id in self.forgotten.pending() if self.forgotten else ():
-            self._drop_idle(session_id)
+        if self.handovers is not None:
+            for session_id in self.handovers.pending():
+                if self._end_parked(session_id, "The conversation went on in another worker."):
+                    self.handovers.clear(session_id)
+        if self.forgotten is not None:
+            for session_id in self.forgotten.pending():
+                self._drop_idle(session_id)
         self._promote_ready()
         self._refill()
 
@@ -288,9 +294,9 @@ class ProcessPool:
     def _expire_idle(self) -> None:
         now = time.monotonic()
         with self._lock:
-            expired = [k for k in self._idle.values() if k.expires <= now or not k.process.alive]
-            for kept in expired:
-                del self._idle[kept.session_id]
+            ended = [session_id for session_id, kept in self._idle.items()
+                     if kept.expires <= now or not kept.process.alive]
+            expired = [self._idle.pop(session_id) for session_id in ended]
             dead = [k for k in self._warm if not k.process.alive]
             for kept in dead:
                 self._warm.remove(kept)
@@ -375,8 +381,8 @@ class ProcessPool:
         with self._lock:
             if not self._idle:
                 return None
-            victim = min(self._idle.values(), key=lambda kept: kept.expires)
-            del self._idle[victim.session_id]
+            session_id = min(self._idle, key=lambda sid: self._idle[sid].expires)
+            victim = self._idle.pop(session_id)
         logger.info("giving up the idle process of session {} (least recently used) for a warm "
                     "one", victim.session_id)
         victim.stop()

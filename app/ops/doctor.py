@@ -138,6 +138,7 @@ def check_cli(configured: str) -> Finding:
     verdict = support.verdict(version) if support else versions.PINNED
     if verdict == versions.PINNED:
         return Finding("claude cli", True, f"{executable}, version {version}")
+    assert support is not None  # without package.json's range every version counts as pinned
     if verdict == versions.UNKNOWN:
         return Finding("claude cli", False, f"{executable} answered --version with {version!r}, "
                        "not a version number", INSTALL_PINNED)

@@ -37,7 +37,7 @@ class Pass:
 class PassBook:
     """The passes of this worker's processes, found by their token's hash."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._passes: dict[str, Pass] = {}
         self._lock = threading.Lock()
 

@@ -17,10 +17,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Literal
 
 from loguru import logger
 
-from app.proxy.guard import BudgetSpent, SpendGuard
+from app.proxy.guard import BudgetSpent, Hold, SpendGuard
 from app.proxy.metering import UsageMeter
 from app.proxy.passes import Pass, PassBook
 from app.proxy.prices import CallUsage
@@ -92,12 +93,13 @@ class ApiProxy:
             # a warm or idle process, or the token counts of a warm-up that a turn overtook:
             # nothing of it leaves the gateway
             return exchange.fail(403, "permission_error", "No turn runs on this process.")
-        if self.credential is None:
+        credential = self.credential
+        if credential is None:
             return exchange.fail(401, "authentication_error", "The gateway has no Anthropic "
                                  "credential: its operator must set ANTHROPIC_API_KEY or "
                                  "CLAUDE_CODE_OAUTH_TOKEN.")
         if not billed:
-            self._relay(exchange, body)
+            self._relay(exchange, credential, body)
             return
         model = _model_of(body)
         hold = self._reserve(exchange, issued, len(body), model)
@@ -105,11 +107,12 @@ class ApiProxy:
             return
         usage = CallUsage()
         try:
-            usage, model = self._relay(exchange, body, model)
+            usage, model = self._relay(exchange, credential, body, model)
         finally:
             self.guard.settle(hold, issued.holder, model, usage)
 
-    def _reserve(self, exchange, issued: Pass, size: int, model: str | None):
+    def _reserve(self, exchange: "_Handler", issued: Pass, size: int,
+                 model: str | None) -> Hold | Literal[False]:
         """Hold the call's likely cost against the key's budget; False once refused."""
         deadline = time.monotonic() + HOLD_WAIT_SECONDS
         while True:
@@ -127,10 +130,12 @@ class ApiProxy:
                 return False
             time.sleep(HOLD_POLL_SECONDS)  # other calls of the key hold the rest: wait them out
 
-    def _relay(self, exchange, body: bytes, model: str | None = None):
-        """Send the call on and stream its answer back; return what it used."""
+    def _relay(self, exchange: "_Handler", credential: Credential, body: bytes,
+               model: str | None = None) -> tuple[CallUsage, str | None]:
+        """Send the call on with the operator's credential (handle() has checked there is
+        one) and stream its answer back; return what it used."""
         headers = {k.lower(): v for k, v in exchange.headers.items() if k.lower() not in DROPPED}
-        self.credential.apply(headers)
+        credential.apply(headers)
         headers["content-length"] = str(len(body))
         try:
             connection, response = self._send(exchange.command, exchange.path, body, headers)
@@ -202,8 +207,9 @@ def _model_of(body: bytes) -> str | None:
 class _Handler(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive, so a CLI's calls reuse one connection."""
     protocol_version = "HTTP/1.1"
+    server: "_TcpServer | _UnixServer"  # only ApiProxy.start() makes the servers it runs in
 
-    def do_HEAD(self):
+    def do_HEAD(self) -> None:
         self.server.proxy.handle(self)
 
     do_GET = do_POST = do_DELETE = do_HEAD
@@ -218,7 +224,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length <= MAX_BODY else None
 
     def _read_chunked(self) -> bytes | None:
-        parts, size = [], 0
+        parts: list[bytes] = []
+        size = 0
         while True:
             length = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if length == 0:
@@ -266,10 +273,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _TcpServer(ThreadingHTTPServer):
     daemon_threads = True
+    proxy: ApiProxy  # set by ApiProxy.start(); its handlers call it
 
 
 class _UnixServer(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    proxy: ApiProxy  # as on _TcpServer
 
     def get_request(self):
         request, _ = super().get_request()

@@ -13,6 +13,7 @@ import threading
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from redis.exceptions import LockError, RedisError
@@ -64,7 +65,7 @@ class RedisLock:
 class LeaseKeeper:
     """Renews the leases this worker holds, from one thread."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._held: set = set()
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -187,7 +188,8 @@ class HostRegistry:
     def alive(self) -> list[Host]:
         """The hosts that beat lately, this one included."""
         try:
-            entries = self._client.hgetall(self._key)
+            # a sync client without decode_responses: bytes, never an awaitable
+            entries = cast(dict[bytes, bytes], self._client.hgetall(self._key))
         except RedisError as exc:
             raise _unavailable(exc) from None
         now, hosts = time.time(), []
@@ -215,7 +217,7 @@ class SessionHomes:
     def home_of(self, session_id: str) -> str | None:
         """The id of the host that holds the session, if one does."""
         try:
-            found = self._client.hget(self._key, session_id)
+            found = cast(bytes | None, self._client.hget(self._key, session_id))
         except RedisError as exc:
             raise _unavailable(exc) from None
         return found.decode() if found else None

@@ -119,7 +119,7 @@ class Turn:
 
     def _go_on(self, parked: Parked) -> None:
         """Continue a parked turn: the same CLI turn, now answered, read by this request."""
-        run = cast(ClaudeRun, parked.run)
+        run = parked.run
         self._kept, self.run, self.live = parked.kept, run, True
         parked.kept.process.bill_to(self.caller)
         self._turns = parked.turns

@@ -4,7 +4,7 @@ checked with the operator's policy, once its options are known (app/policy.py)."
 
 from app.errors import Forbidden
 from app.shared.keys import Principal
-from app.shared.usage import UsageLedger
+from app.shared.seam import UsageLedger
 
 BLUEPRINT_SCOPES = {"claude": "chat", "chat": "chat", "messages": "chat", "responses": "chat",
                     "models": "chat", "sessions": "sessions", "runs": "chat", "metrics": "metrics",

@@ -7,7 +7,8 @@ from flask import g
 from werkzeug.datastructures import Headers
 
 from app.errors import Unauthorized
-from app.shared.keys import KeyStore, Principal, operator_key
+from app.shared.keys import Principal, operator_key
+from app.shared.seam import KeyStore
 
 
 def presented_key(headers: Headers) -> str | None:

@@ -3,6 +3,7 @@
 import json
 import time
 import uuid
+from typing import Any
 
 from app.chat.message import ToolCall
 
@@ -31,7 +32,7 @@ class ChunkMaker:
         # A content chunk's JSON around its delta: only the delta is encoded per chunk. The
         # key cannot occur inside a string value, where a quote is always escaped.
         key = '"delta": '
-        self._around = json.dumps(self.chunk("-"), ensure_ascii=False).split(key + '"-"')
+        self._around = json.dumps(self.chunk({}), ensure_ascii=False).split(key + "{}")
         self._around[0] += key
 
     def chunk(self, delta: dict, finish: str | None = None) -> dict:
@@ -57,8 +58,9 @@ class ChunkMaker:
 def completion(model: str, content: str, reasoning: str, result: dict | None,
                session_id: str | None, tool_calls: list[dict], finish: str) -> dict:
     """A whole `chat.completion` answer."""
-    message = {"role": "assistant", "content": content or None if tool_calls else content,
-               "refusal": None}
+    message: dict[str, Any] = {
+        "role": "assistant", "content": content or None if tool_calls else content,
+        "refusal": None}
     if reasoning:
         message["reasoning_content"] = reasoning
     if tool_calls:
