@@ -8,6 +8,7 @@ name, a key), and how a failure is told to a client.
 """
 
 import hashlib
+import time
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -15,10 +16,12 @@ from typing import Iterator, Protocol
 from loguru import logger
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 FILE_NAME = "gateway.sqlite3"
 BUSY_SECONDS = 10  # how long SQLite waits for another worker's write
+WAL_RETRY_SECONDS = 0.02  # between tries to switch a new file to WAL (see SQLite.prepare)
 CONNECT_SECONDS = 5  # an unreachable PostgreSQL is a quick 503, not a hung request
 UNACKED_MS = 10_000  # and so is one that vanished under an open connection
 POOL_SIZE = 5  # PostgreSQL connections each worker keeps open
@@ -65,8 +68,20 @@ class SQLite:
         return engine
 
     def prepare(self, engine: Engine) -> None:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("PRAGMA journal_mode=WAL")  # never in a transaction
+        """WAL mode, which the file keeps once set. Switching needs the file to itself, and
+        SQLite answers a switch that finds it in use "database is locked" at once, without
+        waiting its busy timeout: workers that start together try again for as long."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as \
+                        connection:
+                    connection.exec_driver_sql("PRAGMA journal_mode=WAL")  # not in a transaction
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(WAL_RETRY_SECONDS)
 
     @contextmanager
     def serialized(self, connection: Connection, name: str) -> Iterator[None]:
