@@ -295,14 +295,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, AnthropicStandIn() as standin:
         standin.default_reply = Text(DEFAULT_REPLY)
         bench = Bench(Path(tmp), standin, deadline)
-        try:
-            done = bench.run(args.rounds)
-        finally:
-            left = bench.stop()
-        if left:
-            print(f"claude processes outlived their gateway and were killed: {left}",
-                  file=sys.stderr)
-        report(bench, done)
+        report(bench, bench.run_then_stop(args.rounds))
 
 
 if __name__ == "__main__":

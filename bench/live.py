@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import requests
 
@@ -253,6 +254,19 @@ class Harness:
             print(f"time budget spent after {done} of {rounds} rounds", file=sys.stderr)
         return done
 
+    def run_then_stop(self, rounds: int, then: Callable[[], None] = lambda: None) -> int:
+        """Sample `rounds` rounds (then `then`), stop every gateway whatever happened, and
+        say which claude processes outlived theirs; return the rounds done."""
+        try:
+            done = self.run(rounds)
+            then()
+        finally:
+            left = self.stop()
+        if left:
+            print(f"claude processes outlived their gateway and were killed: {left}",
+                  file=sys.stderr)
+        return done
+
     def stop(self) -> list[int]:
         """Stop every gateway; end any claude process that outlived it. Return those pids."""
         for server in self.servers.values():
@@ -417,14 +431,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, AnthropicStandIn() as standin:
         standin.default_reply = Text("one two three four five")
         bench = Bench(Path(tmp), standin, deadline)
-        try:
-            done = bench.run(args.rounds)
-        finally:
-            left = bench.stop()
-        if left:
-            print(f"claude processes outlived their gateway and were killed: {left}",
-                  file=sys.stderr)
-        report(bench, done)
+        report(bench, bench.run_then_stop(args.rounds))
 
 
 if __name__ == "__main__":

@@ -82,24 +82,40 @@ def modes(sandboxes, paths) -> list[tuple]:
 
 # --- the bare CLI started in advance ---------------------------------------------------------
 
-class Prestarted:
+class BareProcess:
+    """A bare CLI with the gateway's flags, started here: messages in on stdin, ended by
+    closing it (killed if it does not end)."""
+
+    def __init__(self, env: dict, cwd: Path):
+        self.process = subprocess.Popen(BARE_ARGV, cwd=cwd, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def send(self, frame: dict) -> float:
+        self.process.stdin.write((json.dumps(frame) + "\n").encode())
+        self.process.stdin.flush()
+        return time.perf_counter()
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Prestarted(BareProcess):
     """A bare CLI started here, with a reader thread that timestamps its stdout lines."""
 
     def __init__(self, env: dict, cwd: Path):
+        super().__init__(env, cwd)
         self.lines: queue.Queue = queue.Queue()
-        self.process = subprocess.Popen(BARE_ARGV, cwd=cwd, env=env, stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.process.stdout:
             self.lines.put((time.perf_counter(), json.loads(line)))
         self.lines.put((time.perf_counter(), None))
-
-    def send(self, frame: dict) -> float:
-        self.process.stdin.write((json.dumps(frame) + "\n").encode())
-        self.process.stdin.flush()
-        return time.perf_counter()
 
     def until(self, done) -> float:
         """Read lines until `done(event)` holds; return when that line came."""
@@ -118,14 +134,6 @@ class Prestarted:
             event["event"].get("delta") or {}).get("type") == "text_delta")
         self.until(lambda event: event.get("type") == "result")
         return first - sent
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def prestarted_sample(env: dict, cwd: Path) -> tuple[float, float]:
@@ -339,14 +347,7 @@ def main() -> None:
         standin.default_reply = Text("one two three four five")
         bench = Bench(Path(tmp), standin, deadline, tuple(args.sandbox or SANDBOXES),
                       tuple(args.path or PATHS))
-        try:
-            done = bench.run(args.rounds)
-        finally:
-            left = bench.stop()
-        if left:
-            print(f"claude processes outlived their gateway and were killed: {left}",
-                  file=sys.stderr)
-        report(bench, done)
+        report(bench, bench.run_then_stop(args.rounds))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.live import (SETTLE_SECONDS, Harness, claude_pids, descendants,  # noqa: E402
                         process_table, turn)
-from bench.sandbox import BARE_ARGV  # noqa: E402
+from bench.sandbox import BareProcess  # noqa: E402
 from tests.cli.conftest import REAL_CLAUDE, cli_environment  # noqa: E402
 from tests.support.anthropic_standin import AnthropicStandIn, Text, is_side_call  # noqa: E402
 from tests.support.server import GatewayServer  # noqa: E402
@@ -164,16 +164,8 @@ class Counter:
         return (self.count - 1) / (self.last - self.first)
 
 
-class BareCli:
+class BareCli(BareProcess):
     """A bare CLI started here, its stdout read raw (as the gateway's reader gets it)."""
-
-    def __init__(self, env: dict, cwd: Path):
-        self.process = subprocess.Popen(BARE_ARGV, cwd=cwd, env=env, stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-
-    def send(self, frame: dict) -> None:
-        self.process.stdin.write((json.dumps(frame) + "\n").encode())
-        self.process.stdin.flush()
 
     def read(self, counter: "Counter") -> "Counter":
         """Feed stdout to `counter` until it has seen its end mark."""
@@ -189,14 +181,6 @@ class BareCli:
         self.send({"type": "user", "message": {"role": "user",
                                                "content": [{"type": "text", "text": text}]}})
         return self.read(Counter(MARKS[None], ENDS[None]))
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def read_gateway(url: str, path: str, body: dict) -> Counter:
@@ -378,15 +362,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             bench = Bench(Path(tmp), url, deadline, args.words, args.sandbox, args.profile)
-            try:
-                done = bench.run(args.rounds)
-                bench.measure_idle()
-            finally:
-                left = bench.stop()
-            if left:
-                print(f"claude processes outlived their gateway and were killed: {left}",
-                      file=sys.stderr)
-            report(bench, done)
+            report(bench, bench.run_then_stop(args.rounds, then=bench.measure_idle))
     finally:
         standin.kill()
 

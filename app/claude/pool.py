@@ -14,7 +14,7 @@ import time
 import weakref
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 from loguru import logger
 
@@ -25,7 +25,6 @@ from app.claude.command import RunSpec
 from app.claude.interrupts import Signals
 from app.claude.process import LiveProcess
 from app.claude.run import ClaudeRun
-from app.shared.seam import Lock
 
 TICK_SECONDS = 0.1
 RECENT_LAUNCHES = 64  # how many new-conversation launches the warm pool learns from
@@ -56,6 +55,13 @@ class Kept:
         self.process.stop()
 
 
+class Lock(Protocol):
+    """A session's lock as a parked turn holds it (the seam's, app/shared/seam.py, which
+    builds on this library and is not imported by it)."""
+
+    def release(self) -> None: ...
+
+
 @dataclass
 class Parked:
     """A turn that waits, between two requests, for its client: an answer to a permission
@@ -68,8 +74,7 @@ class Parked:
     waits_for: Pause  # what the client must answer: a permission question, or its calls
     expires: float  # monotonic
     withdraw: Callable[[str], None]  # answers what is held with a refusal
-    # the session's lock: a waiting turn keeps it, so no resume runs beside
-    lock: Lock | None = None
+    lock: Lock | None = None  # the session's: a waiting turn keeps it, so no resume runs beside
 
     def take_lock(self) -> Lock | None:
         """Hand the session's lock to the request that goes on with the turn."""

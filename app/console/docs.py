@@ -20,9 +20,9 @@ ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png
 @bp.get("")
 def show():
     """The API viewer, or a page saying how to install it."""
-    if not (SWAGGER_UI / "swagger-ui-bundle.js").is_file():
-        return render_template("console/docs_missing.html", page="docs"), 503
-    return render_template("console/docs.html", page="docs")
+    installed = (SWAGGER_UI / "swagger-ui-bundle.js").is_file()
+    return render_template("console/docs.html", page="docs", installed=installed), \
+        200 if installed else 503
 
 
 @bp.get("/swagger-ui/<name>")
